@@ -1,0 +1,126 @@
+"""2-D convolution, forward and backward, as im2col + one matrix product per image.
+
+Shapes: x (N, C, H, W), w (F, C, KH, KW), b (F,), out (N, F, Ho, Wo) with "same"-style padding
+P = KH // 2 and Ho = floor((H + 2P - KH)/S) + 1 (so stride 2 halves even sizes).
+"""
+
+import numpy as np
+
+from ..kernels import col2im, conv_out_size, im2col
+from .workspace import workspace
+
+PADDINGS = ("zeros", "reflect")
+
+
+def conv2d_forward(x, w, b, stride=1, padding="zeros"):
+    """Convolution forward pass.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) input.  w : (F, C, KH, KW) weights.  b : (F,) bias or None.
+    stride : int.  padding : "zeros" or "reflect" (PyTorch ReflectionPad2d semantics).
+
+    Returns
+    -------
+    out : (N, F, Ho, Wo);  cache : tuple for :func:`conv2d_backward`.
+
+    Notes
+    -----
+    With cols = im2col(x[n]) of shape (C*KH*KW, Ho*Wo) and W2 = w.reshape(F, C*KH*KW):
+
+        out[n] = W2 @ cols + b
+
+    A 1x1, stride-1 convolution needs no im2col: cols is x[n] itself, reshaped (C, H*W).
+    """
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    pad = KH // 2
+    Ho, Wo = conv_out_size(H, KH, stride, pad), conv_out_size(W, KW, stride, pad)
+    out = np.empty((N, F, Ho, Wo), dtype=x.dtype)
+    w2 = w.reshape(F, C * KH * KW)  # (F, C*KH*KW)
+    pointwise = KH == 1 and KW == 1 and stride == 1
+    for n in range(N):
+        out_n = out[n].reshape(F, Ho * Wo)  # (F, Ho*Wo), a view
+        if pointwise:
+            np.matmul(w2, x[n].reshape(C, H * W), out=out_n)  # (F, C) @ (C, H*W)
+        else:
+            cols = workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
+            im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols)
+            np.matmul(w2, cols, out=out_n)  # (F, C*KH*KW) @ (C*KH*KW, Ho*Wo)
+    if b is not None:
+        out += b.reshape(1, F, 1, 1)
+    cache = (x, w, b is not None, stride, padding)
+    return out, cache
+
+
+def conv2d_backward(dout, cache):
+    """Convolution backward pass.
+
+    Parameters
+    ----------
+    dout : (N, F, Ho, Wo) upstream gradient.  cache : from :func:`conv2d_forward`.
+
+    Returns
+    -------
+    dx : (N, C, H, W);  dw : (F, C, KH, KW);  db : (F,) or None.
+
+    Notes
+    -----
+    With D = dout[n].reshape(F, Ho*Wo):
+
+        dw += D @ cols.T          (F, C*KH*KW)
+        dx[n] = col2im(W2.T @ D)  (C*KH*KW, Ho*Wo) scattered back to (C, H, W)
+        db = sum of dout over N, Ho, Wo
+
+    cols is rebuilt from the saved input rather than kept from forward (see workspace.py).
+    """
+    x, w, has_bias, stride, padding = cache
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    pad = KH // 2
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    w2 = w.reshape(F, C * KH * KW)  # (F, C*KH*KW)
+    dw2 = np.zeros((F, C * KH * KW), dtype=x.dtype)
+    dx = np.empty_like(x)
+    pointwise = KH == 1 and KW == 1 and stride == 1
+    for n in range(N):
+        d = dout[n].reshape(F, Ho * Wo)  # (F, Ho*Wo)
+        if pointwise:
+            xn = x[n].reshape(C, H * W)  # (C, H*W)
+            dw2 += d @ xn.T
+            np.matmul(w2.T, d, out=dx[n].reshape(C, H * W))  # (C, F) @ (F, H*W)
+        else:
+            cols = workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
+            im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols)
+            dw2 += d @ cols.T  # (F, Ho*Wo) @ (Ho*Wo, C*KH*KW)
+            dcols = workspace("dcols", (C * KH * KW, Ho * Wo), x.dtype)
+            np.matmul(w2.T, d, out=dcols)  # (C*KH*KW, F) @ (F, Ho*Wo)
+            dxn = dx[n]
+            dxn[...] = 0
+            col2im(dcols, KH, KW, stride, pad, padding == "reflect", dxn)
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dw2.reshape(w.shape), db
+
+
+def conv2d_naive(x, w, b, stride=1, padding="zeros"):
+    """Reference convolution with explicit loops over taps (for tests; slow, obviously right).
+
+    out[n, f, oy, ox] = b[f] + sum_{c,i,j} w[f, c, i, j] * xpad[n, c, oy*S + i, ox*S + j]
+    """
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    pad = KH // 2
+    mode = "reflect" if padding == "reflect" else "constant"
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode=mode)
+    Ho, Wo = conv_out_size(H, KH, stride, pad), conv_out_size(W, KW, stride, pad)
+    out = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        patch = xp[n, c, i : i + stride * Ho : stride, j : j + stride * Wo : stride]
+                        out[n, f] += w[f, c, i, j] * patch
+            if b is not None:
+                out[n, f] += b[f]
+    return out

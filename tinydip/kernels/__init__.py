@@ -1,0 +1,26 @@
+"""Tier 1: numba kernels (arrays and loops only, no autograd logic).
+
+Every kernel is written as a plain Python function ``_name`` and jitted on a separate line
+(``name = njit(cache=True, parallel=True)(_name)``) so tests and debuggers can run the
+un-jitted version; ``NUMBA_DISABLE_JIT=1`` turns all of them back into plain Python.
+"""
+
+from .batchnorm import bn_backward, bn_forward_train, bn_stats, invstd
+from .elementwise import adam_update
+from .im2col import col2im, conv_out_size, im2col
+from .upsample import bilinear_backward, bilinear_forward, nearest_backward, nearest_forward
+
+__all__ = [
+    "adam_update",
+    "bilinear_backward",
+    "bilinear_forward",
+    "bn_backward",
+    "bn_forward_train",
+    "bn_stats",
+    "col2im",
+    "conv_out_size",
+    "im2col",
+    "invstd",
+    "nearest_backward",
+    "nearest_forward",
+]

@@ -1,0 +1,101 @@
+"""BatchNorm kernels over (N, C, L) views of NCHW tensors (L = H*W), parallel over channels.
+
+An optional LeakyReLU with slope ``a`` is fused after the affine map (``a = 1`` means no
+activation, ``a = 0`` is ReLU): y = gamma*xhat + beta, out = y if y > 0 else a*y. Fusing saves
+one full read and write of the activation per pass; backward recomputes xhat and the sign of y
+from the saved input instead of storing them. Sums are accumulated in float64.
+"""
+
+import math
+
+from numba import njit, prange
+
+
+def _bn_stats(x, mean, var):
+    """Per-channel mean and biased variance of x (N, C, L) over N and L (two passes)."""
+    N, C, L = x.shape
+    M = N * L
+    for c in prange(C):
+        s = 0.0
+        for n in range(N):
+            for i in range(L):
+                s += x[n, c, i]
+        mu = s / M
+        q = 0.0
+        for n in range(N):
+            for i in range(L):
+                d = x[n, c, i] - mu
+                q += d * d
+        mean[c] = mu
+        var[c] = q / M
+
+
+def _bn_forward_train(x, mean, invstd, gamma, beta, slope, out):
+    """out (N, C, L) = act(gamma * (x - mean) * invstd + beta), written in place."""
+    N, C, L = x.shape
+    for c in prange(C):
+        scale = gamma[c] * invstd[c]
+        shift = beta[c] - mean[c] * scale
+        for n in range(N):
+            for i in range(L):
+                y = x[n, c, i] * scale + shift
+                out[n, c, i] = y if y > 0 else slope * y
+
+
+def _bn_backward(dout, x, mean, invstd, gamma, beta, slope, batch_stats, dx, dgamma, dbeta):
+    """Backward of the (fused) batch norm. Writes dx; ACCUMULATES into dgamma, dbeta.
+
+    With batch statistics (train mode), for g = dL/dy (the activation's gradient applied):
+        dx = gamma * invstd / M * (M*g - sum(g) - xhat * sum(g*xhat))
+    With fixed (running) statistics: dx = gamma * invstd * g.
+    """
+    N, C, L = x.shape
+    M = N * L
+    for c in prange(C):
+        mu = mean[c]
+        istd = invstd[c]
+        gam = gamma[c]
+        bet = beta[c]
+        sg = 0.0
+        sgx = 0.0
+        for n in range(N):
+            for i in range(L):
+                xh = (x[n, c, i] - mu) * istd
+                g = dout[n, c, i]
+                if gam * xh + bet <= 0:
+                    g = slope * g
+                sg += g
+                sgx += g * xh
+        dbeta[c] += sg
+        dgamma[c] += sgx
+        k = gam * istd
+        if batch_stats:
+            a = sg / M
+            b = sgx / M
+            for n in range(N):
+                for i in range(L):
+                    xh = (x[n, c, i] - mu) * istd
+                    g = dout[n, c, i]
+                    if gam * xh + bet <= 0:
+                        g = slope * g
+                    dx[n, c, i] = k * (g - a - xh * b)
+        else:
+            for n in range(N):
+                for i in range(L):
+                    xh = (x[n, c, i] - mu) * istd
+                    g = dout[n, c, i]
+                    if gam * xh + bet <= 0:
+                        g = slope * g
+                    dx[n, c, i] = k * g
+
+
+def _invstd(var, eps, out):
+    """out = 1 / sqrt(var + eps)."""
+    for c in range(var.shape[0]):
+        out[c] = 1.0 / math.sqrt(var[c] + eps)
+
+
+bn_stats = njit(cache=True, parallel=True)(_bn_stats)
+bn_forward_train = njit(cache=True, parallel=True)(_bn_forward_train)
+bn_backward = njit(cache=True, parallel=True)(_bn_backward)
+invstd = njit(cache=True)(_invstd)

@@ -1,0 +1,88 @@
+"""im2col / col2im: turn a convolution into one matrix product.
+
+For one image ``x`` of shape (C, H, W), a KHxKW kernel, stride S and "same"-style padding P,
+``im2col`` writes the matrix ``cols`` of shape (C*KH*KW, Ho*Wo) whose row ``(c, i, j)`` holds the
+input pixel seen by kernel tap (i, j) of channel c at every output position:
+
+    cols[(c*KH + i)*KW + j, oy*Wo + ox] = xpad[c, oy*S + i, ox*S + j]
+
+so that ``conv(x, w) = w.reshape(F, C*KH*KW) @ cols``. ``col2im`` is its exact adjoint
+(transpose): it scatters-and-adds a (C*KH*KW, Ho*Wo) matrix back into a (C, H, W) image.
+
+Padding is folded into the index arithmetic (no padded copy of x is made):
+``zeros`` reads 0 outside the image; ``reflect`` mirrors without repeating the edge
+(PyTorch ``ReflectionPad2d``): index -1 -> 1, H -> H-2. The adjoint of reflection padding
+adds the gradient of the mirrored pixel to its source, which col2im does for free.
+"""
+
+from numba import njit, prange
+
+
+def conv_out_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Output length of a convolution along one axis: floor((size + 2*pad - kernel)/stride) + 1."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _src_index(i, n, reflect):
+    """Map a padded coordinate ``i`` (may be <0 or >=n) to a source index, or -1 for a zero."""
+    if 0 <= i < n:
+        return i
+    if not reflect:
+        return -1
+    if i < 0:
+        return -i
+    return 2 * (n - 1) - i
+
+
+def _im2col(x, kh, kw, stride, pad, reflect, cols):
+    """x: (C, H, W) -> cols: (C*KH*KW, Ho*Wo), written in place. Parallel over rows."""
+    C, H, W = x.shape
+    Ho = (H + 2 * pad - kh) // stride + 1
+    Wo = (W + 2 * pad - kw) // stride + 1
+    nrows = C * kh * kw
+    for row in prange(nrows):
+        c = row // (kh * kw)
+        i = (row // kw) % kh
+        j = row % kw
+        for oy in range(Ho):
+            iy = src_index(oy * stride + i - pad, H, reflect)
+            base = oy * Wo
+            if iy < 0:
+                for ox in range(Wo):
+                    cols[row, base + ox] = 0
+                continue
+            for ox in range(Wo):
+                ix = src_index(ox * stride + j - pad, W, reflect)
+                if ix < 0:
+                    cols[row, base + ox] = 0
+                else:
+                    cols[row, base + ox] = x[c, iy, ix]
+
+
+def _col2im(cols, kh, kw, stride, pad, reflect, dx):
+    """Adjoint of im2col: dx (C, H, W) += scatter of cols (C*KH*KW, Ho*Wo).
+
+    ``dx`` is accumulated into (zero it first for a plain transpose). Parallel over channels:
+    every row of channel c only writes into dx[c], so the writes are disjoint.
+    """
+    C, H, W = dx.shape
+    Ho = (H + 2 * pad - kh) // stride + 1
+    Wo = (W + 2 * pad - kw) // stride + 1
+    for c in prange(C):
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                for oy in range(Ho):
+                    iy = src_index(oy * stride + i - pad, H, reflect)
+                    if iy < 0:
+                        continue
+                    base = oy * Wo
+                    for ox in range(Wo):
+                        ix = src_index(ox * stride + j - pad, W, reflect)
+                        if ix >= 0:
+                            dx[c, iy, ix] += cols[row, base + ox]
+
+
+src_index = njit(cache=True, inline="always")(_src_index)
+im2col = njit(cache=True, parallel=True)(_im2col)
+col2im = njit(cache=True, parallel=True)(_col2im)

@@ -1,0 +1,196 @@
+"""Layers with PyTorch names: Conv2d, BatchNorm2d, ReLU, LeakyReLU, Sigmoid, Upsample."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..functional import (
+    batchnorm_backward,
+    batchnorm_forward,
+    conv2d_backward,
+    conv2d_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    upsample_backward,
+    upsample_forward,
+)
+from ..functional.conv import PADDINGS
+from ..functional.upsample import MODES
+from .module import Module, Parameter, check_input
+
+
+class Conv2d(Module):
+    """2-D convolution with "same"-style padding kernel_size // 2 (stride 2 halves even sizes).
+
+    Initialisation is PyTorch's default (Kaiming-uniform with a = sqrt(5)): weights and bias
+    ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from ``rng`` (a fresh unseeded generator if
+    None; pass a seeded one for reproducible runs).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: str = "zeros", bias: bool = True,
+                 rng: np.random.Generator | None = None, dtype=np.float32):
+        if padding not in PADDINGS:
+            raise ValueError(f"Conv2d: padding must be one of {PADDINGS}, got {padding!r}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"Conv2d: kernel_size must be odd and positive, got {kernel_size}")
+        if stride < 1:
+            raise ValueError(f"Conv2d: stride must be >= 1, got {stride}")
+        rng = np.random.default_rng() if rng is None else rng
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        bound = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
+        self.bias = Parameter(rng.uniform(-bound, bound, out_channels).astype(dtype)) if bias \
+            else None
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input("Conv2d", x, self.in_channels, self.weight.data.dtype)
+        pad = self.kernel_size // 2
+        H, W = x.shape[2:]
+        if self.padding == "reflect" and min(H, W) <= pad:
+            raise ValueError(f"Conv2d: spatial size {H}x{W} is too small for kernel "
+                             f"{self.kernel_size} with reflect padding (needs > {pad})")
+        if min(H, W) + 2 * pad < self.kernel_size:
+            raise ValueError(f"Conv2d: spatial size {H}x{W} is too small for kernel "
+                             f"{self.kernel_size}")
+        b = None if self.bias is None else self.bias.data
+        out, self._cache = conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dx, dw, db = conv2d_backward(dout, self._need_cache(self._cache))
+        self.weight.grad += dw
+        if self.bias is not None:
+            self.bias.grad += db
+        return dx
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r}, bias={self.bias is not None}")
+
+
+class BatchNorm2d(Module):
+    """Batch normalisation over (N, H, W) per channel.
+
+    Train mode normalises with the batch statistics and updates the running ones; eval mode
+    uses the running statistics. Deep Image Prior fits AND produces its output in train mode.
+    ``slope`` fuses a LeakyReLU(slope) after the affine map (None: plain batch norm); the
+    fused form computes exactly BatchNorm2d followed by LeakyReLU, in one pass.
+    """
+
+    _buffer_names = ("running_mean", "running_var")
+
+    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
+                 affine: bool = True, slope: float | None = None, dtype=np.float32):
+        self.num_features, self.momentum, self.eps = num_features, momentum, eps
+        self.slope = slope
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+        self.running_mean = np.zeros(num_features, dtype=dtype)
+        self.running_var = np.ones(num_features, dtype=dtype)
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input("BatchNorm2d", x, self.num_features, self.running_mean.dtype)
+        if self.training and x.shape[0] * x.shape[2] * x.shape[3] < 2:
+            raise ValueError("BatchNorm2d: batch statistics need more than one value per channel "
+                             f"(input shape {x.shape})")
+        gamma, beta = self._affine()
+        slope = 1.0 if self.slope is None else self.slope
+        out, self._cache = batchnorm_forward(x, gamma, beta, self.running_mean,
+                                             self.running_var, self.training, self.momentum,
+                                             self.eps, slope)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dx, dgamma, dbeta = batchnorm_backward(dout, self._need_cache(self._cache))
+        if self.weight is not None:
+            self.weight.grad += dgamma
+            self.bias.grad += dbeta
+        return dx
+
+    def _affine(self):
+        if self.weight is not None:
+            return self.weight.data, self.bias.data
+        dtype = self.running_mean.dtype
+        return np.ones(self.num_features, dtype), np.zeros(self.num_features, dtype)
+
+    def extra_repr(self) -> str:
+        act = "" if self.slope is None else f", fused LeakyReLU({self.slope})"
+        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}{act}"
+
+
+class LeakyReLU(Module):
+    """out = x if x > 0 else negative_slope * x (Deep Image Prior uses 0.2)."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        self.negative_slope = negative_slope
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out, self._cache = leaky_relu_forward(x, self.negative_slope)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return leaky_relu_backward(dout, self._need_cache(self._cache))
+
+    def extra_repr(self) -> str:
+        return f"{self.negative_slope}"
+
+
+class ReLU(LeakyReLU):
+    """out = max(x, 0)."""
+
+    def __init__(self):
+        super().__init__(0.0)
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class Sigmoid(Module):
+    """out = 1 / (1 + exp(-x)), computed without overflow for large |x|."""
+
+    def __init__(self):
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out, self._cache = sigmoid_forward(x)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return sigmoid_backward(dout, self._need_cache(self._cache))
+
+
+class Upsample(Module):
+    """Upsample by an integer ``scale_factor``: "bilinear" (align_corners=False) or "nearest"."""
+
+    def __init__(self, scale_factor: int = 2, mode: str = "bilinear"):
+        if mode not in MODES:
+            raise ValueError(f"Upsample: mode must be one of {MODES}, got {mode!r}")
+        if int(scale_factor) != scale_factor or scale_factor < 1:
+            raise ValueError(f"Upsample: scale_factor must be a positive integer, "
+                             f"got {scale_factor}")
+        self.scale_factor, self.mode = int(scale_factor), mode
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input("Upsample", x)
+        out, self._cache = upsample_forward(x, self.scale_factor, self.mode)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return upsample_backward(dout, self._need_cache(self._cache))
+
+    def extra_repr(self) -> str:
+        return f"scale_factor={self.scale_factor}, mode={self.mode!r}"
