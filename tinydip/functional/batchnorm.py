@@ -48,7 +48,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, mom
         mean, var = running_mean.copy(), running_var
     istd = np.empty(C, dtype=x.dtype)
     invstd(var, eps, istd)
-    out = np.empty_like(x)
+    out = np.empty(x.shape, dtype=x.dtype)  # C-contiguous even if x is not: written via a view
     bn_forward_train(x3, mean, istd, gamma, beta, slope, out.reshape(N, C, H * W))
     cache = (x, mean, istd, gamma, beta, slope, train)
     return out, cache
@@ -72,7 +72,7 @@ def batchnorm_backward(dout, cache):
     """
     x, mean, istd, gamma, beta, slope, train = cache
     N, C, H, W = x.shape
-    dx = np.empty_like(x)
+    dx = np.empty(x.shape, dtype=x.dtype)  # C-contiguous even if x is not: written via a view
     dgamma = np.zeros(C, dtype=x.dtype)
     dbeta = np.zeros(C, dtype=x.dtype)
     bn_backward(dout.reshape(N, C, H * W), x.reshape(N, C, H * W), mean, istd, gamma, beta,

@@ -81,7 +81,7 @@ def conv2d_backward(dout, cache):
     Ho, Wo = dout.shape[2], dout.shape[3]
     w2 = w.reshape(F, C * KH * KW)  # (F, C*KH*KW)
     dw2 = np.zeros((F, C * KH * KW), dtype=x.dtype)
-    dx = np.empty_like(x)
+    dx = np.empty(x.shape, dtype=x.dtype)  # C-contiguous even if x is not: written via views
     pointwise = KH == 1 and KW == 1 and stride == 1
     for n in range(N):
         d = dout[n].reshape(F, Ho * Wo)  # (F, Ho*Wo)

@@ -26,13 +26,18 @@ def mse_loss(pred, target, mask=None):
         raise ValueError(f"loss: prediction shape {pred.shape} != target shape {target.shape}")
     diff = pred - target
     if mask is None:
+        wdiff = diff
         count = diff.size
     else:
-        mask = np.broadcast_to(np.asarray(mask, dtype=pred.dtype), pred.shape)
-        diff = diff * mask
-        count = float(np.count_nonzero(mask))
-        if count == 0:
+        try:
+            mask = np.broadcast_to(np.asarray(mask, dtype=pred.dtype), pred.shape)
+        except ValueError:
+            raise ValueError(f"loss: mask shape {np.shape(mask)} cannot be broadcast to "
+                             f"prediction shape {pred.shape}") from None
+        wdiff = diff * mask
+        count = float(mask.sum(dtype=np.float64))
+        if count <= 0:
             raise ValueError("loss: the mask has no known pixel")
-    loss = float(np.dot(diff.ravel(), diff.ravel())) / count
-    dpred = diff * (2.0 / count)
+    loss = float(np.dot(wdiff.ravel(), diff.ravel())) / count
+    dpred = wdiff * (2.0 / count)
     return loss, dpred.astype(pred.dtype, copy=False)

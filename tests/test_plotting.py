@@ -1,0 +1,113 @@
+"""Tests for tinydip.plotting: PNGs are written with the expected layout; inputs are checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinydip.images import sample_image, to_tensor
+from tinydip.plotting import plot_grid, plot_training
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    return sample_image(32)
+
+
+def _history(n: int = 60, psnr_every: int = 5) -> list[dict]:
+    hist = []
+    for i in range(n):
+        h = {"iter": 10 * i, "loss": 0.05 * np.exp(-i / 20) + 1e-3}
+        if i % psnr_every == 0:
+            h["psnr"] = 20 + 8 * (1 - np.exp(-i / 10))
+            h["psnr_smoothed"] = h["psnr"] - 0.1
+        hist.append(h)
+    return hist
+
+
+def _read_png(path) -> np.ndarray:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 1000
+    with Image.open(path) as im:
+        im.load()
+        return np.asarray(im.convert("RGB"))
+
+
+def test_plot_training_writes_png(tmp_path, img):
+    gray = sample_image(32, gray=True)
+    out = plot_training(
+        _history(), {"input": img, "ground truth": img, "last": to_tensor(img), "gray": gray},
+        tmp_path / "t.png", title="DIP", marks={"auto stop": 200, "oracle best": 350})
+    assert out == tmp_path / "t.png"
+    px = _read_png(out)
+    # figure size (max(9, 2.8 * 4) x (3.4 + 2.9)) inches at 100 dpi
+    assert px.shape == (630, 1120, 3)
+    assert px.std() > 20  # not blank
+    # the marks are drawn in red (tab:red) and green (tab:green) in the top panel
+    top = px[:330].astype(int)
+    red = (top[..., 0] > 180) & (top[..., 1] < 80) & (top[..., 2] < 80)
+    green = (top[..., 1] > 130) & (top[..., 0] < 80) & (top[..., 2] < 80)
+    assert red.sum() > 200 and green.sum() > 200
+
+
+def test_plot_training_gray_image_is_gray(tmp_path):
+    gray = np.tile(np.linspace(0, 1, 32), (32, 1))[:, :, None]
+    px = _read_png(plot_training(_history(5), {"g": gray}, tmp_path / "g.png"))
+    # single-image layout: 900 px wide; lower half holds the image, rendered without colour
+    assert px.shape[1] == 900
+    low = px[px.shape[0] // 2 + 40:].astype(int)
+    assert np.abs(low[..., 0] - low[..., 2]).max() <= 2
+
+
+def test_plot_training_without_psnr_and_nonpositive_loss(tmp_path, img):
+    hist = [{"iter": i, "loss": 1.0 - 0.1 * i} for i in range(15)]  # reaches <= 0: linear axis
+    out = plot_training(hist, {"x": img[:, :, 0]}, tmp_path / "n.png")
+    assert _read_png(out).shape == (630, 900, 3)
+
+
+def test_plot_training_tolerates_missing_and_infinite_psnr(tmp_path, img):
+    hist = _history(10, psnr_every=3)
+    hist[3]["psnr"] = float("inf")
+    hist[6]["psnr"] = None
+    assert _read_png(plot_training(hist, {"a": img}, tmp_path / "m.png")).size > 0
+
+
+@pytest.mark.parametrize(("history", "images", "match"), [
+    ([], {"a": np.zeros((4, 4))}, "history"),
+    ([{"iter": 0}], {"a": np.zeros((4, 4))}, "loss"),
+    ([{"iter": 0, "loss": 1.0}], {}, "images"),
+    ([{"iter": 0, "loss": 1.0}], {"a": np.zeros((4, 4, 2))}, "'a'"),
+])
+def test_plot_training_bad_input(tmp_path, history, images, match):
+    with pytest.raises(ValueError, match=match):
+        plot_training(history, images, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_plot_grid_layout(tmp_path, img):
+    out = plot_grid({"a": img, "b": img[:16, :16], "c": img[:, :, 0]}, tmp_path / "g.png", ncols=2)
+    assert out == tmp_path / "g.png"
+    assert _read_png(out).shape == (620, 600, 3)  # 2 rows x 2 cols of 3.0 x 3.1 in
+    one_row = _read_png(plot_grid({"a": img, "b": img}, tmp_path / "h.png", title="before/after"))
+    assert one_row.shape == (350, 600, 3)
+
+
+def test_plot_grid_bad_input(tmp_path, img):
+    with pytest.raises(ValueError):
+        plot_grid({}, tmp_path / "x.png")
+    with pytest.raises(ValueError):
+        plot_grid({"a": img}, tmp_path / "x.png", ncols=0)
+    with pytest.raises(ValueError, match="cannot write"):
+        plot_grid({"a": img}, tmp_path / "no_dir" / "x.png")
+
+
+def test_plotting_leaves_pyplot_alone(tmp_path, img):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    plot_grid({"a": img}, tmp_path / "p.png")
+    plot_training(_history(5), {"a": img}, tmp_path / "q.png")
+    assert plt.get_fignums() == before

@@ -1,0 +1,263 @@
+"""Classical baselines for the Deep Decoder codec: JPEG at a byte budget, Haar wavelets.
+
+Images are HxWxC float arrays in [0, 1] (C = 1 or 3); a 2-D HxW array is taken as
+grayscale. Results are float32 HxWxC.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+_HALF = 0.5  # the orthonormal 2x2 Haar butterfly scales sums of four samples by 1/2
+
+
+def _as_hwc(img: np.ndarray) -> np.ndarray:
+    arr = np.asarray(img)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3) or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"expected an HxWxC image with C in (1, 3), got shape {arr.shape}")
+    if arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr)):
+        raise ValueError("image must be real-valued and finite")
+    return arr.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- JPEG
+
+
+def _jpeg_bytes(pil: Image.Image, quality: int, subsampling: int | None, optimize: bool) -> bytes:
+    buf = io.BytesIO()
+    kwargs: dict[str, Any] = {"quality": quality, "optimize": optimize}
+    if subsampling is not None and pil.mode != "L":
+        kwargs["subsampling"] = subsampling
+    pil.save(buf, format="JPEG", **kwargs)
+    return buf.getvalue()
+
+
+def _jpeg_search(
+    pil: Image.Image, max_bytes: int, subsampling: int | None, optimize: bool
+) -> tuple[int, bytes, bool]:
+    """Binary search for the largest quality in 1..95 with size <= max_bytes.
+
+    Invariant: quality ``lo`` fits (or lo = 1), quality ``hi`` does not (or hi = 96).
+    The returned quality therefore fits and quality + 1 (if <= 95) does not, even where
+    JPEG size is not monotone in quality.
+    """
+    cache: dict[int, bytes] = {}
+
+    def size(q: int) -> int:
+        if q not in cache:
+            cache[q] = _jpeg_bytes(pil, q, subsampling, optimize)
+        return len(cache[q])
+
+    if size(1) > max_bytes:
+        return 1, cache[1], True
+    lo, hi = 1, 96
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if size(mid) <= max_bytes:
+            lo = mid
+        else:
+            hi = mid
+    return lo, cache[lo], False
+
+
+def jpeg_at_size(
+    img: np.ndarray,
+    max_bytes: int,
+    *,
+    subsampling: int | str | None = None,
+    optimize: bool = True,
+) -> dict[str, Any]:
+    """Best-quality JPEG (Pillow) whose file is at most ``max_bytes`` bytes.
+
+    Parameters
+    ----------
+    img:
+        HxWxC image in [0, 1] (values outside are clipped), C = 1 saved as mode ``L``.
+    max_bytes:
+        Byte budget, e.g. the size of a ``.tdd`` file.
+    subsampling:
+        Chroma subsampling for RGB: ``None`` = Pillow's default (4:2:0), 0 = 4:4:4,
+        1 = 4:2:2, 2 = 4:2:0, or ``"best"`` to try 0, 1 and 2 and keep the result with
+        the lowest squared error among those that fit the budget.
+    optimize:
+        Optimised Huffman tables (smaller files at equal quality; fair to JPEG).
+
+    Returns
+    -------
+    dict with ``quality`` (1..95), ``bytes`` (file size), ``image`` (decoded float32
+    HxWxC), ``exceeds`` (True if even quality 1 is larger than ``max_bytes``),
+    ``subsampling`` (as passed to Pillow) and ``data`` (the JPEG file).
+
+    Notes
+    -----
+    Quality is found by bisection on [1, 95] (at most 8 encodes), keeping the invariant
+    size(lo) <= max_bytes < size(hi).
+    """
+    arr = _as_hwc(img)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)):
+        raise ValueError(f"max_bytes must be an integer, got {max_bytes!r}")
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+    u8 = np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
+    pil = Image.fromarray(u8[:, :, 0] if u8.shape[2] == 1 else u8)
+    if subsampling == "best":
+        options: tuple[int | None, ...] = (0, 1, 2) if u8.shape[2] == 3 else (None,)
+    elif subsampling in (None, 0, 1, 2):
+        options = (subsampling,)  # type: ignore[assignment]
+    else:
+        raise ValueError(f"subsampling must be None, 0, 1, 2 or 'best', got {subsampling!r}")
+
+    best: dict[str, Any] | None = None
+    for sub in options:
+        quality, data, exceeds = _jpeg_search(pil, int(max_bytes), sub, optimize)
+        dec = np.asarray(Image.open(io.BytesIO(data)).convert(pil.mode), dtype=np.float32)
+        dec = dec.reshape(arr.shape) / 255.0
+        err = float(np.sum((dec - u8 / 255.0) ** 2))
+        cand = {"quality": quality, "bytes": len(data), "image": dec, "exceeds": exceeds,
+                "subsampling": sub, "data": data, "_key": (exceeds, err, len(data))}
+        if best is None or cand["_key"] < best["_key"]:
+            best = cand
+    assert best is not None
+    del best["_key"]
+    return best
+
+
+# ----------------------------------------------------------------------------- Haar
+
+
+@dataclass
+class HaarPyramid:
+    """Multi-level 2-D Haar coefficients of an (H, W, ...) array.
+
+    Attributes
+    ----------
+    approx:
+        Coarsest approximation band.
+    details:
+        ``(horizontal, vertical, diagonal)`` detail bands per level, finest first.
+    shapes:
+        Spatial shape of the input to each level, finest first (for cropping back).
+    """
+
+    approx: np.ndarray
+    details: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    shapes: list[tuple[int, int]]
+
+    def bands(self) -> list[np.ndarray]:
+        """All bands, approximation first (the order used by :meth:`to_vector`)."""
+        return [self.approx] + [b for level in self.details for b in level]
+
+    def to_vector(self) -> np.ndarray:
+        """All coefficients as one flat array."""
+        return np.concatenate([b.reshape(-1) for b in self.bands()])
+
+    def from_vector(self, v: np.ndarray) -> HaarPyramid:
+        """A pyramid of the same layout holding the coefficients ``v``."""
+        out, pos = [], 0
+        for b in self.bands():
+            out.append(np.asarray(v[pos:pos + b.size]).reshape(b.shape))
+            pos += b.size
+        if pos != np.size(v):
+            raise ValueError(f"expected {pos} coefficients, got {np.size(v)}")
+        details = [tuple(out[1 + 3 * i: 4 + 3 * i]) for i in range(len(self.details))]
+        return HaarPyramid(out[0], details, list(self.shapes))  # type: ignore[arg-type]
+
+
+def haar_forward(x: np.ndarray, levels: int | None = None) -> HaarPyramid:
+    """Multi-level orthonormal 2-D Haar transform over the first two axes of ``x``.
+
+    Trailing axes (e.g. channels) are transformed independently.
+
+    Notes
+    -----
+    One level maps each 2x2 block ``[[a, b], [c, d]]`` to
+
+        LL = (a + b + c + d) / 2,   H = (a + b - c - d) / 2,
+        V  = (a - b + c - d) / 2,   D = (a - b - c + d) / 2,
+
+    an orthonormal map (a 4x4 Hadamard matrix / 2), so energy is preserved and the
+    inverse is the transpose. Levels are applied to LL until ``levels`` are done or a
+    side would drop below 1 (default: until min(h, w) = 1). A band with an odd side
+    is first padded by one row/column by symmetric reflection (the edge sample
+    repeated); the extra pair has a zero difference coefficient, and the inverse crops
+    it away. With padding the transform is still exactly invertible, but has slightly
+    more coefficients than pixels (and is no longer exactly energy preserving).
+    """
+    cur = np.asarray(x, dtype=np.float64)
+    if cur.ndim < 2 or cur.shape[0] < 1 or cur.shape[1] < 1:
+        raise ValueError(f"haar_forward needs an array of at least 2 dims, got {cur.shape}")
+    if levels is not None and levels < 0:
+        raise ValueError(f"levels must be non-negative, got {levels}")
+    details, shapes = [], []
+    while min(cur.shape[:2]) > 1 and (levels is None or len(details) < levels):
+        h, w = cur.shape[:2]
+        shapes.append((h, w))
+        pad = [(0, h % 2), (0, w % 2)] + [(0, 0)] * (cur.ndim - 2)
+        cur = np.pad(cur, pad, mode="symmetric")
+        a, b = cur[0::2, 0::2], cur[0::2, 1::2]
+        c, d = cur[1::2, 0::2], cur[1::2, 1::2]
+        details.append(((a + b - c - d) * _HALF, (a - b + c - d) * _HALF,
+                        (a - b - c + d) * _HALF))
+        cur = (a + b + c + d) * _HALF
+    return HaarPyramid(cur, details[::-1], shapes[::-1])
+
+
+def haar_inverse(pyr: HaarPyramid) -> np.ndarray:
+    """Inverse of :func:`haar_forward` (float64 output of the original shape)."""
+    cur = np.asarray(pyr.approx, dtype=np.float64)
+    for (hh, vv, dd), (h, w) in zip(pyr.details, pyr.shapes, strict=True):
+        out = np.empty((2 * cur.shape[0], 2 * cur.shape[1]) + cur.shape[2:], np.float64)
+        out[0::2, 0::2] = (cur + hh + vv + dd) * _HALF
+        out[0::2, 1::2] = (cur + hh - vv - dd) * _HALF
+        out[1::2, 0::2] = (cur - hh + vv - dd) * _HALF
+        out[1::2, 1::2] = (cur - hh - vv + dd) * _HALF
+        cur = out[:h, :w]
+    return cur
+
+
+def haar_compress(img: np.ndarray, keep: int, levels: int | None = None) -> np.ndarray:
+    """Keep the ``keep`` largest-magnitude Haar coefficients of an image, zero the rest.
+
+    Parameters
+    ----------
+    img:
+        HxWxC image in [0, 1]; all channels share one coefficient budget.
+    keep:
+        Number of coefficients kept (>= the total count keeps everything).
+    levels:
+        Decomposition depth, default as deep as possible (see :func:`haar_forward`).
+
+    Returns
+    -------
+    float32 HxWxC reconstruction clipped to [0, 1].
+
+    Notes
+    -----
+    With orthonormal bands, zeroing the smallest coefficients is the best ``keep``-term
+    approximation in squared error (before clipping): error = sum of dropped c_i^2.
+    Ties at the threshold are broken by position, so exactly ``keep`` survive.
+    """
+    arr = _as_hwc(img)
+    if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 0:
+        raise ValueError(f"keep must be a non-negative integer, got {keep!r}")
+    pyr = haar_forward(arr, levels)
+    coeffs = pyr.to_vector()
+    if keep == 0:
+        coeffs[:] = 0.0
+    elif keep < coeffs.size:
+        drop = np.argpartition(np.abs(coeffs), coeffs.size - keep)[: coeffs.size - keep]
+        coeffs[drop] = 0.0
+    out = haar_inverse(pyr.from_vector(coeffs))
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def haar_num_coefficients(shape: tuple[int, ...], levels: int | None = None) -> int:
+    """Number of coefficients :func:`haar_forward` produces for an array of ``shape``."""
+    return haar_forward(np.zeros(shape, np.float32), levels).to_vector().size

@@ -1,0 +1,438 @@
+"""The ``.tdd`` file format (version 1): a quantised Deep Decoder on disk.
+
+Layout (all integers little-endian)::
+
+    offset  size  field
+    0       8     magic  b"TINYDIP\\x00"
+    8       2     format version (uint16) = 1
+    10      4     header length H (uint32)
+    14      H     header: UTF-8 JSON object
+    14+H    P     payload: the packed tensors, concatenated, then compressed
+    14+H+P  4     CRC-32 (zlib.crc32, uint32) of bytes [0, 14+H+P)
+
+The header holds the caller's keys (at least :data:`REQUIRED_KEYS`: image ``height``,
+``width``, ``channels``, the decoder ``architecture`` dict and the ``seed`` that
+regenerates the fixed input z) plus the codec's own keys (:data:`CODEC_KEYS`):
+
+* ``bits``          default precision (see :mod:`tinydip.codec.quantize`);
+* ``compression``   ``"lzma"`` (raw LZMA2 stream, dictionary ``lzma_dict_size``),
+                    ``"zlib"`` or ``"none"``;
+* ``packing``       ``"dense"`` (codes as a bitstream, exactly ``bits`` bits each) or
+                    ``"planes"`` (whole bytes per value, byte-plane transposed), see
+                    :func:`tinydip.codec.quantize.qtensor_to_bytes`. Byte-aligned
+                    symbols often compress better with these byte-oriented coders;
+* ``payload_bytes`` compressed payload length P; ``raw_bytes`` uncompressed length;
+* ``tensors``       ordered table, one row ``[name, shape, kind, bits, scale, offset,
+                    nbytes]`` per tensor (column names in ``tensor_fields``), where
+                    ``nbytes`` is the tensor's share of the uncompressed payload. Rows
+                    rather than objects keep the header small; :func:`decode_tdd`
+                    returns them as dicts.
+
+By default every (packing, compression) pair is tried and the smallest file is kept.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import lzma
+import math
+import os
+import struct
+import zlib
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from tinydip.codec import quantize as qz
+from tinydip.codec.quantize import PACKINGS, VALID_BITS, check_bits
+
+MAGIC = b"TINYDIP\x00"
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("height", "width", "channels", "architecture", "seed")
+"""Caller-supplied header keys every file must carry."""
+CODEC_KEYS = ("bits", "compression", "packing", "payload_bytes", "raw_bytes",
+              "lzma_dict_size", "tensor_fields", "tensors")
+"""Header keys owned by the codec."""
+COMPRESSIONS = ("lzma", "zlib", "none")
+TENSOR_FIELDS = ("name", "shape", "kind", "bits", "scale", "offset", "nbytes")
+
+_PREFIX = struct.Struct("<8sHI")
+_CRC = struct.Struct("<I")
+_LZMA_PRESET = 9 | lzma.PRESET_EXTREME
+_LZMA_DICT_RANGE = (1 << 12, 1 << 26)
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+class CodecError(ValueError):
+    """A ``.tdd`` file cannot be read: missing, truncated, corrupt, foreign or too new."""
+
+
+PathOrFile = str | os.PathLike | BinaryIO
+
+
+# ----------------------------------------------------------------------------- encoding
+
+
+def encode_tdd(
+    header: Mapping[str, Any],
+    tensors: Mapping[str, np.ndarray],
+    bits: int,
+    *,
+    overrides: Mapping[str, int] | None = None,
+    compression: str = "auto",
+    packing: str = "auto",
+) -> bytes:
+    """Quantise ``tensors`` and return the complete ``.tdd`` file as bytes.
+
+    Parameters
+    ----------
+    header:
+        JSON-serialisable metadata containing :data:`REQUIRED_KEYS`. Keys in
+        :data:`CODEC_KEYS` are computed by the codec; values passed in are replaced
+        (so a header returned by :func:`decode_tdd` can be passed back in).
+    tensors:
+        Ordered ``name -> array``; order and shapes are restored on decoding.
+    bits:
+        Default precision for every tensor (2..15 codes, 16 float16, 32 float32).
+    overrides:
+        Optional ``name -> bits`` for tensors that need another precision
+        (e.g. keep the few BatchNorm scale/shift values at 16 bits).
+    compression:
+        ``"auto"`` (smallest of lzma/zlib/none), ``"lzma"``, ``"zlib"`` or ``"none"``.
+    packing:
+        ``"auto"`` (smallest), ``"dense"`` or ``"planes"``.
+
+    Notes
+    -----
+    File size = 14 + H + P + 4 bytes; without compression P = sum over tensors of
+    ``ceil(n_t * bits_t / 8)`` (dense) or ``n_t * bytes_per_value_t`` (planes).
+    """
+    check_bits(bits)
+    for value, allowed, what in ((packing, PACKINGS, "packing"),
+                                 (compression, COMPRESSIONS, "compression")):
+        if value != "auto" and value not in allowed:
+            raise ValueError(f"{what} must be 'auto' or one of {allowed}, got {value!r}")
+    user = _user_header(header)
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - set(tensors)
+    if unknown:
+        raise ValueError(f"overrides name unknown tensors: {sorted(unknown)}")
+    quantised = {}
+    for name, arr in tensors.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"tensor names must be non-empty strings, got {name!r}")
+        tbits = overrides.get(name, bits)
+        check_bits(tbits)
+        quantised[name] = qz.quantize(arr, tbits)
+
+    packings = PACKINGS if packing == "auto" else (packing,)
+    compressions = COMPRESSIONS if compression == "auto" else (compression,)
+
+    best: bytes | None = None
+    for pk in packings:
+        chunks = [qz.qtensor_to_bytes(qt, pk) for qt in quantised.values()]
+        raw = b"".join(chunks)
+        table = [[name, list(qt.shape), qt.kind, qt.bits, _short(qt.scale), _short(qt.offset),
+                  len(chunk)]
+                 for (name, qt), chunk in zip(quantised.items(), chunks, strict=True)]
+        for comp in compressions:
+            payload, extra = _compress(raw, comp)
+            codec = {"bits": int(bits), "compression": comp, "packing": pk,
+                     "payload_bytes": len(payload), "raw_bytes": len(raw), **extra,
+                     "tensor_fields": list(TENSOR_FIELDS), "tensors": table}
+            data = _assemble({**user, **codec}, payload)
+            if best is None or len(data) < len(best):
+                best = data
+    assert best is not None
+    return best
+
+
+def write_tdd(
+    path_or_fileobj: PathOrFile,
+    header: Mapping[str, Any],
+    tensors: Mapping[str, np.ndarray],
+    bits: int,
+    **options: Any,
+) -> int:
+    """Encode (see :func:`encode_tdd`, same keyword options) and write; return bytes written."""
+    data = encode_tdd(header, tensors, bits, **options)
+    if isinstance(path_or_fileobj, (str, os.PathLike)):
+        try:
+            with open(path_or_fileobj, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise ValueError(f"cannot write {os.fspath(path_or_fileobj)}: {exc.strerror}") from None
+    else:
+        path_or_fileobj.write(data)
+    return len(data)
+
+
+def _user_header(header: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(header, Mapping):
+        raise ValueError(f"header must be a mapping, got {type(header).__name__}")
+    missing = [k for k in REQUIRED_KEYS if k not in header]
+    if missing:
+        raise ValueError(f"header is missing required keys: {missing}")
+    user = {k: v for k, v in header.items() if k not in CODEC_KEYS}
+    try:  # normalise numpy scalars and fail early on non-JSON values
+        return json.loads(json.dumps(user, default=_json_default, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"header is not JSON-serialisable: {exc}") from None
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return obj.tolist()
+    raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def _short(x: float) -> float:
+    """Shortest decimal that still rounds to the same float32 (keeps the header small)."""
+    return float(str(np.float32(x)))
+
+
+def _lzma_dict_size(n: int) -> int:
+    """Smallest power of two >= n, clamped to the range the reader accepts."""
+    lo, hi = _LZMA_DICT_RANGE
+    return min(max(lo, 1 << max(n - 1, 0).bit_length()), hi)
+
+
+def _compress(raw: bytes, method: str) -> tuple[bytes, dict[str, int]]:
+    if method == "lzma":
+        dict_size = _lzma_dict_size(len(raw))
+        filters = [{"id": lzma.FILTER_LZMA2, "preset": _LZMA_PRESET, "dict_size": dict_size}]
+        return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=filters), {
+            "lzma_dict_size": dict_size}
+    if method == "zlib":
+        return zlib.compress(raw, 9), {}
+    return raw, {}
+
+
+def _assemble(header: dict[str, Any], payload: bytes) -> bytes:
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(head)) + head + payload
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def decode_tdd(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Parse a ``.tdd`` file held in memory.
+
+    Returns the full header (caller's keys plus :data:`CODEC_KEYS`) and the
+    dequantised float32 tensors in their original order and shapes. Any problem
+    with ``data`` raises :class:`CodecError` with a one-line message.
+    """
+    header, raw = _parse(data)
+    tensors: dict[str, np.ndarray] = {}
+    pos = 0
+    for entry in header["tensors"]:
+        chunk = raw[pos:pos + entry["nbytes"]]
+        pos += entry["nbytes"]
+        try:
+            qt = qz.qtensor_from_bytes(chunk, entry["bits"], tuple(entry["shape"]),
+                                       entry["scale"], entry["offset"], header["packing"])
+        except ValueError as exc:
+            raise CodecError(f"corrupt: tensor {entry['name']!r}: {exc}") from None
+        tensors[entry["name"]] = qz.dequantize(qt)
+    return header, tensors
+
+
+def read_tdd(path_or_fileobj: PathOrFile) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read and decode a ``.tdd`` file (see :func:`decode_tdd`)."""
+    return decode_tdd(_read_bytes(path_or_fileobj))
+
+
+def describe_tdd(data: bytes | PathOrFile) -> dict[str, Any]:
+    """Account for every byte of a ``.tdd`` file.
+
+    Returns ``total_bytes`` = ``prefix_bytes`` (14: magic, version, header length)
+    + ``header_bytes`` + ``payload_bytes`` + ``checksum_bytes`` (4), together with
+    ``raw_payload_bytes``, ``num_tensors``, ``num_values`` (stored numbers),
+    ``bits``, ``packing``, ``compression`` and ``bits_per_value`` (= 8 * total_bytes /
+    num_values, or None when nothing is stored).
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        data = _read_bytes(data)
+    data = bytes(data)
+    header, raw = _parse(data)
+    (_, _, hlen) = _PREFIX.unpack_from(data)
+    values = sum(int(np.prod(t["shape"], dtype=np.int64)) for t in header["tensors"])
+    return {
+        "total_bytes": len(data),
+        "prefix_bytes": _PREFIX.size,
+        "header_bytes": hlen,
+        "payload_bytes": header["payload_bytes"],
+        "checksum_bytes": _CRC.size,
+        "raw_payload_bytes": len(raw),
+        "num_tensors": len(header["tensors"]),
+        "num_values": values,
+        "bits": header["bits"],
+        "packing": header["packing"],
+        "compression": header["compression"],
+        "bits_per_value": 8 * len(data) / values if values else None,
+    }
+
+
+def _read_bytes(path_or_fileobj: PathOrFile) -> bytes:
+    if isinstance(path_or_fileobj, (str, os.PathLike)):
+        try:
+            with open(path_or_fileobj, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise CodecError(f"file not found: {os.fspath(path_or_fileobj)}") from None
+        except OSError as exc:
+            raise CodecError(f"cannot read {os.fspath(path_or_fileobj)}: {exc.strerror}") from None
+    if isinstance(path_or_fileobj, io.TextIOBase):
+        raise CodecError("file object must be opened in binary mode")
+    return bytes(path_or_fileobj.read())
+
+
+def _parse(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """Validate framing, checksum and header; return (header, uncompressed payload).
+
+    Notes
+    -----
+    Order of checks: magic, version (a future version may change everything after
+    it), length of the fixed fields, then -- if the header can be read -- whether the
+    file is shorter than the header says (``truncated``), then the CRC (``corrupt``),
+    and only then the header contents and the payload. Everything after the CRC
+    check is reached only by files written with a valid checksum.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise CodecError(f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    n = len(data)
+    if data[: len(MAGIC)] != MAGIC[: min(n, len(MAGIC))]:
+        raise CodecError("not a tinydip .tdd file (bad magic bytes)")
+    minimum = _PREFIX.size + _CRC.size
+    if n < minimum:
+        raise CodecError(f"truncated: {n} bytes, a .tdd file has at least {minimum}")
+    _, version, hlen = _PREFIX.unpack_from(data)
+    if version > FORMAT_VERSION:
+        raise CodecError(f"written by a newer tinydip: format version {version}, "
+                         f"this reader supports {FORMAT_VERSION}")
+    if version < 1:
+        raise CodecError(f"corrupt: invalid format version {version}")
+    hend = _PREFIX.size + hlen
+    if hend + _CRC.size > n:
+        raise CodecError(f"truncated: header needs {hend + _CRC.size} bytes, file has {n}")
+
+    header: dict[str, Any] | None = None
+    header_error: CodecError | None = None
+    try:
+        header = _load_header(data[_PREFIX.size:hend])
+    except CodecError as exc:
+        header_error = exc
+    if header is not None and hend + header["payload_bytes"] + _CRC.size > n:
+        raise CodecError(f"truncated: header promises "
+                         f"{hend + header['payload_bytes'] + _CRC.size} bytes, file has {n}")
+    (stored_crc,) = _CRC.unpack_from(data, n - _CRC.size)
+    if zlib.crc32(data[: n - _CRC.size]) != stored_crc:
+        raise CodecError("corrupt: checksum mismatch")
+    if header is None:
+        assert header_error is not None
+        raise header_error
+    found = n - hend - _CRC.size
+    if found != header["payload_bytes"]:
+        raise CodecError(f"payload length mismatch: header says {header['payload_bytes']} "
+                         f"bytes, file holds {found}")
+    raw = _decompress(data[hend:n - _CRC.size], header)
+    return header, raw
+
+
+def _load_header(blob: bytes) -> dict[str, Any]:
+    """Decode and validate the JSON header; raise CodecError("malformed header: ...")."""
+    try:
+        header = json.loads(blob.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or absurd nesting
+        raise CodecError(f"malformed header: {type(exc).__name__}: {exc}") from None
+    if not isinstance(header, dict):
+        raise CodecError("malformed header: not a JSON object")
+    missing = [k for k in (*REQUIRED_KEYS, *CODEC_KEYS) if k not in header
+               and not (k == "lzma_dict_size" and header.get("compression") != "lzma")]
+    if missing:
+        raise CodecError(f"malformed header: missing keys {missing}")
+    _expect(header["compression"] in COMPRESSIONS, "unknown compression")
+    _expect(header["packing"] in PACKINGS, "unknown packing")
+    for key in ("payload_bytes", "raw_bytes", "bits"):
+        _expect(_is_int(header[key]) and header[key] >= 0, f"{key} must be a non-negative int")
+    _expect(_is_valid_bits(header["bits"]), "invalid bits")
+    if header["compression"] == "lzma":
+        size = header["lzma_dict_size"]
+        lo, hi = _LZMA_DICT_RANGE
+        _expect(_is_int(size) and lo <= size <= hi, "invalid lzma_dict_size")
+    _expect(header["tensor_fields"] == list(TENSOR_FIELDS), "unexpected tensor_fields")
+    _expect(isinstance(header["tensors"], list), "tensors must be a list")
+    _expect(all(isinstance(r, list) and len(r) == len(TENSOR_FIELDS) for r in header["tensors"]),
+            f"tensor rows must be lists of {len(TENSOR_FIELDS)} fields")
+    header["tensors"] = [dict(zip(TENSOR_FIELDS, row, strict=True)) for row in header["tensors"]]
+    names = set()
+    for entry in header["tensors"]:
+        _check_entry(entry, header["packing"])
+        _expect(entry["name"] not in names, f"duplicate tensor name {entry['name']!r}")
+        names.add(entry["name"])
+    total = sum(entry["nbytes"] for entry in header["tensors"])
+    if total != header["raw_bytes"]:
+        raise CodecError(f"payload length mismatch: tensor table sums to {total} bytes, "
+                         f"raw_bytes is {header['raw_bytes']}")
+    return header
+
+
+def _check_entry(entry: Any, packing: str) -> None:
+    name = entry["name"]
+    _expect(isinstance(name, str) and name != "", "tensor name must be a non-empty string")
+    shape = entry["shape"]
+    _expect(isinstance(shape, list) and all(_is_int(s) and s >= 0 for s in shape),
+            f"bad shape for {name!r}")
+    _expect(_is_valid_bits(entry["bits"]), f"bad bits for {name!r}")
+    _expect(_is_int(entry["nbytes"]), f"bad nbytes for {name!r}")
+    _expect(entry["kind"] == qz.kind_for_bits(entry["bits"]), f"kind/bits mismatch for {name!r}")
+    for key in ("scale", "offset"):
+        value = entry[key]
+        _expect(isinstance(value, (int, float)) and not isinstance(value, bool)
+                and abs(value) <= _F32_MAX, f"bad {key} for {name!r}")
+    count = math.prod(shape)
+    need = qz.stored_nbytes(count, entry["bits"], packing)
+    if entry["nbytes"] != need:
+        raise CodecError(f"payload length mismatch: tensor {name!r} of shape {shape} needs "
+                         f"{need} bytes, table says {entry['nbytes']}")
+
+
+def _decompress(payload: bytes, header: dict[str, Any]) -> bytes:
+    """Undo the recorded compression, never producing more than ``raw_bytes`` + 1 bytes."""
+    method, limit = header["compression"], header["raw_bytes"]
+    try:
+        if method == "none":
+            raw, complete = payload, True
+        elif method == "zlib":
+            dec = zlib.decompressobj()
+            raw = dec.decompress(payload, limit + 1)
+            complete = dec.eof and not dec.unused_data and not dec.unconsumed_tail
+        else:
+            filters = [{"id": lzma.FILTER_LZMA2, "dict_size": header["lzma_dict_size"]}]
+            dec = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=filters)
+            raw = dec.decompress(payload, max_length=limit + 1)
+            complete = dec.eof and not dec.unused_data
+    except (zlib.error, lzma.LZMAError) as exc:
+        raise CodecError(f"corrupt: {method} payload does not decompress ({exc})") from None
+    if len(raw) != limit or not complete:
+        raise CodecError(f"payload length mismatch: {method} payload holds "
+                         f"{len(raw)}{'+' if not complete else ''} bytes, header says {limit}")
+    return raw
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CodecError(f"malformed header: {message}")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_valid_bits(x: Any) -> bool:
+    return _is_int(x) and x in VALID_BITS

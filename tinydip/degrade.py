@@ -1,0 +1,323 @@
+"""Degradations for the Deep Image Prior tasks: noise, inpainting masks, downsampling.
+
+Masks are ``(H, W)`` bool arrays with ``True`` = known (observed) pixel.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = [
+    "add_noise",
+    "hole_mask",
+    "text_mask",
+    "apply_mask",
+    "Downsampler",
+    "bicubic_upsample",
+]
+
+_Resampling = getattr(Image, "Resampling", Image)  # Pillow < 9.1 has no Image.Resampling
+
+
+def _check_rng(rng: np.random.Generator) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+
+
+def _check_hw(h: int, w: int) -> tuple[int, int]:
+    if int(h) != h or int(w) != w or h < 1 or w < 1:
+        raise ValueError(f"mask size must be positive integers, got {h}x{w}")
+    return int(h), int(w)
+
+
+def add_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Additive white Gaussian noise with ``sigma`` on the 0-255 scale, clipped to [0, 1].
+
+    Parameters
+    ----------
+    img : float array in [0, 1], any shape (typically ``(H, W, C)``).
+    sigma : noise standard deviation in 0-255 units (DIP denoising uses 25).
+    rng : source of randomness.
+
+    Returns
+    -------
+    noisy : same shape and dtype as ``img``.
+
+    Notes
+    -----
+    ``noisy = clip(img + (sigma / 255) * n, 0, 1)``, ``n ~ N(0, 1)`` i.i.d., drawn in float64
+    so that a given ``rng`` state gives the same noise for float32 and float64 images.
+    """
+    _check_rng(rng)
+    a = np.asarray(img)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"add_noise expects a float image in [0, 1], got dtype {a.dtype}")
+    if not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be a finite non-negative number, got {sigma!r}")
+    noise = rng.standard_normal(a.shape) * (float(sigma) / 255.0)
+    return np.clip(a + noise, 0.0, 1.0).astype(a.dtype)
+
+
+def hole_mask(h: int, w: int, frac: float, rng: np.random.Generator) -> np.ndarray:
+    """One rectangular hole at a random position fully inside the image.
+
+    Parameters
+    ----------
+    h, w : image size.
+    frac : hole side as a fraction of the image side, ``0 <= frac < 1``.
+    rng : picks the position.
+
+    Returns
+    -------
+    mask : ``(h, w)`` bool, ``False`` inside the hole.
+
+    Notes
+    -----
+    The hole is ``hh x hw`` with ``hh = round(frac * h)``, ``hw = round(frac * w)`` (so it
+    covers about ``frac**2`` of the pixels; at least 1 x 1 if ``frac > 0``). Its top-left
+    corner ``(r, c)`` is uniform on ``0 <= r <= h - hh``, ``0 <= c <= w - hw``.
+    """
+    _check_rng(rng)
+    h, w = _check_hw(h, w)
+    if not 0.0 <= frac < 1.0:
+        raise ValueError(f"frac must be in [0, 1), got {frac!r}")
+    mask = np.ones((h, w), dtype=bool)
+    if frac == 0:
+        return mask
+    hh, hw = max(1, round(frac * h)), max(1, round(frac * w))
+    r = int(rng.integers(0, h - hh + 1))
+    c = int(rng.integers(0, w - hw + 1))
+    mask[r:r + hh, c:c + hw] = False
+    return mask
+
+
+def _random_words(rng: np.random.Generator, n: int) -> str:
+    letters = string.ascii_letters
+    words = ["".join(letters[i] for i in rng.integers(0, len(letters), rng.integers(2, 8)))
+             for _ in range(n)]
+    return " ".join(words)
+
+
+def _load_font(size: int) -> tuple[ImageFont.ImageFont | ImageFont.FreeTypeFont, int, int]:
+    """(font, integer upscale, font px at canvas resolution) for Pillow's default font.
+
+    ``load_default(size=...)`` (Pillow >= 10.1 with FreeType) gives ``(font, 1, size)``;
+    otherwise the ~11 px bitmap font is drawn small and upscaled: ``(font, ~size/11, 11)``.
+    """
+    try:
+        font = ImageFont.load_default(size=size)
+        if isinstance(font, ImageFont.FreeTypeFont):
+            return font, 1, size
+    except (TypeError, OSError, ImportError):  # Pillow < 10.1 or no FreeType
+        pass
+    return ImageFont.load_default(), max(1, round(size / 11)), 11
+
+
+def text_mask(
+    h: int,
+    w: int,
+    rng: np.random.Generator,
+    text: str | None = None,
+    font_size: int | None = None,
+) -> np.ndarray:
+    """Inpainting mask of overlaid text lines (``False`` where text covers the image).
+
+    Parameters
+    ----------
+    h, w : image size.
+    rng : picks words, line offsets and horizontal shifts (deterministic for a given seed
+        and Pillow version).
+    text : text to repeat along every line; default random "words" of 2-7 letters.
+    font_size : pixel size; default ``max(8, round(min(h, w) / 8))``.
+
+    Returns
+    -------
+    mask : ``(h, w)`` bool, True = known.
+
+    Notes
+    -----
+    Lines are ``round(1.5 * font_size)`` apart (first line offset random), each shifted
+    left by a random amount, drawn with Pillow's default font (``load_default(size=...)`` on
+    Pillow >= 10.1, else the bitmap font upscaled by an integer factor). Pixels at least
+    half covered by the anti-aliased text are unknown: about 15 % of them at 128 x 128.
+    """
+    _check_rng(rng)
+    h, w = _check_hw(h, w)
+    size = max(8, round(min(h, w) / 8)) if font_size is None else int(font_size)
+    if size < 1:
+        raise ValueError(f"font_size must be positive, got {font_size!r}")
+    if text is not None and not text.strip():
+        raise ValueError("text must contain at least one non-space character")
+    font, scale, fs = _load_font(size)
+    ch, cw = -(-h // scale), -(-w // scale)  # canvas at font resolution
+    step = max(2, round(1.5 * fs))
+    canvas = Image.new("L", (cw, ch), 0)
+    draw = ImageDraw.Draw(canvas)
+    y = -int(rng.integers(0, step))
+    n_words = max(4, int(cw / fs))  # more than enough letters to cross the canvas
+    while y < ch:
+        line = _random_words(rng, n_words) if text is None else (text.strip() + " ") * n_words
+        x = -int(rng.integers(0, max(1, round(3 * fs))))
+        draw.text((x, y), line, fill=255, font=font)
+        y += step
+    ink = np.asarray(canvas) >= 128
+    if scale > 1:
+        ink = np.repeat(np.repeat(ink, scale, axis=0), scale, axis=1)[:h, :w]
+    return ~ink
+
+
+def apply_mask(img: np.ndarray, mask: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """Set unknown pixels (``mask == False``) of an ``(H, W)`` or ``(H, W, C)`` image to ``fill``.
+
+    ``mask`` is ``(H, W)``, bool or 0/1 numbers. Returns a new array of ``img``'s dtype.
+    """
+    a = np.asarray(img)
+    m = _as_bool_mask(mask)
+    if a.ndim not in (2, 3) or a.shape[:2] != m.shape:
+        raise ValueError(f"image of shape {a.shape} does not match mask of shape {m.shape}")
+    mm = m if a.ndim == 2 else m[:, :, None]
+    return np.where(mm, a, np.asarray(fill, dtype=a.dtype)).astype(a.dtype, copy=False)
+
+
+def _as_bool_mask(mask: np.ndarray) -> np.ndarray:
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be 2-D (H, W), got shape {m.shape}")
+    if m.dtype != bool:
+        if not np.all((m == 0) | (m == 1)):
+            raise ValueError("mask must be boolean or contain only 0 and 1")
+        m = m.astype(bool)
+    return m
+
+
+def _cubic(d: np.ndarray, a: float = -0.5) -> np.ndarray:
+    d = np.abs(d)
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
+
+
+def _lanczos2(d: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(d) < 2, np.sinc(d) * np.sinc(d / 2), 0.0)
+
+
+class Downsampler:
+    """Fixed linear downsampling by ``factor`` (antialiasing filter + stride), as in DIP.
+
+    ``y = A x`` with ``y[n, c] = A_h @ x[n, c] @ A_w.T`` and exact adjoint
+    ``A^T dy = A_h.T @ dy @ A_w``.
+
+    Parameters
+    ----------
+    factor : 2, 4 or 8.
+    kernel : ``"lanczos2"`` (DIP super-resolution) or ``"bicubic"`` (Keys, a = -0.5).
+
+    Notes
+    -----
+    1-D taps (length ``4 f``, even, half-pixel phase; DIP's ``get_kernel`` with
+    ``phase=0.5``, ``kernel_width=4f+1``):
+        ``t_j = (j + 1/2 - 2f) / f``,  ``k_j = phi(t_j) / sum_i phi(t_i)``,  j = 0..4f-1
+    with ``phi(t) = sinc(t) sinc(t / 2)`` (Lanczos-2) or the Keys cubic. Output sample ``i``
+    of a length-``n`` signal is ``y_i = sum_j k_j x[clamp(f i - 3f/2 + j, 0, n - 1)]``,
+    i.e. replicate padding by ``3f/2`` then stride ``f``; its window is centred on the
+    block ``f i .. f i + f - 1``. Hence ``A_n[i, clamp(f i - 3f/2 + j)] += k_j`` has shape
+    ``(n / f, n)`` and rows summing to 1. The 2-D kernel is the outer product ``k k^T``.
+    """
+
+    FACTORS = (2, 4, 8)
+    KERNELS = ("lanczos2", "bicubic")
+
+    def __init__(self, factor: int, kernel: str = "lanczos2") -> None:
+        if isinstance(factor, bool) or factor not in self.FACTORS:
+            raise ValueError(f"downsampling factor must be one of {self.FACTORS}, got {factor!r}")
+        if kernel not in self.KERNELS:
+            raise ValueError(f"kernel must be one of {self.KERNELS}, got {kernel!r}")
+        self.factor = int(factor)
+        self.kernel = kernel
+        self._cache: dict[tuple[int, str], np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        return f"Downsampler(factor={self.factor}, kernel={self.kernel!r})"
+
+    def taps(self) -> np.ndarray:
+        """The normalised 1-D kernel ``k``, shape ``(4 f,)`` float64."""
+        f = self.factor
+        t = (np.arange(4 * f) + 0.5 - 2 * f) / f
+        k = _lanczos2(t) if self.kernel == "lanczos2" else _cubic(t)
+        return k / k.sum()
+
+    def matrix(self, n: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """Dense 1-D operator ``A_n`` of shape ``(n / f, n)`` (boundary handling folded in)."""
+        f = self.factor
+        if n < f or n % f:
+            raise ValueError(f"size {n} is not a positive multiple of the factor {f}")
+        key = (int(n), np.dtype(dtype).str)
+        if key not in self._cache:
+            k = self.taps()
+            a = np.zeros((n // f, n))
+            rows = np.arange(n // f)[:, None]
+            cols = np.clip(f * rows - 3 * f // 2 + np.arange(4 * f)[None, :], 0, n - 1)
+            np.add.at(a, (np.broadcast_to(rows, cols.shape), cols), np.broadcast_to(k, cols.shape))
+            self._cache[key] = a.astype(dtype)
+        return self._cache[key]
+
+    def _check(self, x: np.ndarray, name: str) -> np.ndarray:
+        a = np.asarray(x)
+        if a.ndim != 4:
+            raise ValueError(f"{name} expects an NCHW array, got shape {a.shape}")
+        if not np.issubdtype(a.dtype, np.floating):
+            raise ValueError(f"{name} expects a float array, got dtype {a.dtype}")
+        return a
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(N, C, H, W) -> (N, C, H / f, W / f)``; ValueError if not divisible."""
+        *lead, h, w = shape
+        f = self.factor
+        if h % f or w % f or h < f or w < f:
+            raise ValueError(f"image size {h}x{w} is not divisible by the factor {f}")
+        return (*lead, h // f, w // f)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``(N, C, H, W) -> (N, C, H / f, W / f)``, dtype preserved."""
+        a = self._check(x, "Downsampler.forward")
+        self.output_shape(a.shape)
+        ah = self.matrix(a.shape[2], a.dtype)
+        aw = self.matrix(a.shape[3], a.dtype)
+        return np.matmul(np.matmul(ah, a), aw.T)
+
+    __call__ = forward
+
+    def adjoint(self, dy: np.ndarray) -> np.ndarray:
+        """``(N, C, h, w) -> (N, C, f h, f w)``: ``A_h^T dy A_w`` (also the VJP of forward)."""
+        a = self._check(dy, "Downsampler.adjoint")
+        f = self.factor
+        ah = self.matrix(a.shape[2] * f, a.dtype)
+        aw = self.matrix(a.shape[3] * f, a.dtype)
+        return np.matmul(np.matmul(ah.T, a), aw)
+
+    backward = adjoint
+
+
+def bicubic_upsample(img_lr: np.ndarray, factor: int) -> np.ndarray:
+    """Bicubic baseline: ``(h, w[, C])`` float image -> ``(f h, f w[, C])`` float32 in [0, 1].
+
+    Each channel is resized as a 32-bit float Pillow image with ``BICUBIC`` (Keys, a = -0.5),
+    then clipped to [0, 1].
+    """
+    a = np.asarray(img_lr)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"bicubic_upsample expects HxW or HxWxC, got shape {a.shape}")
+    if isinstance(factor, bool) or int(factor) != factor or factor < 1:
+        raise ValueError(f"factor must be a positive int, got {factor!r}")
+    f = int(factor)
+    planes = a[:, :, None] if a.ndim == 2 else a
+    h, w = planes.shape[:2]
+    out = np.empty((h * f, w * f, planes.shape[2]), dtype=np.float32)
+    for c in range(planes.shape[2]):
+        im = Image.fromarray(np.ascontiguousarray(planes[:, :, c], dtype=np.float32))
+        out[:, :, c] = np.asarray(im.resize((w * f, h * f), _Resampling.BICUBIC))
+    out = np.clip(out, 0.0, 1.0)
+    return out[:, :, 0] if a.ndim == 2 else out

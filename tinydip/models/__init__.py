@@ -1,0 +1,14 @@
+"""Models: the Deep Image Prior skip U-Net and the Deep Decoder."""
+
+from .decoder import decoder_num_parameters, deep_decoder
+from .unet import PRESETS, UNetConfig, check_size, skip_unet, unet_config
+
+__all__ = [
+    "PRESETS",
+    "UNetConfig",
+    "check_size",
+    "decoder_num_parameters",
+    "deep_decoder",
+    "skip_unet",
+    "unet_config",
+]

@@ -1,0 +1,47 @@
+"""The Deep Decoder (Heckel & Hand, 2019): an underparameterised image generator.
+
+For d layers with k channels and c output channels, from z of shape (k, H/2^(d-1), W/2^(d-1)):
+
+    repeat d-1 times:  1x1 conv (k->k, no bias) -> Upsample x2 (bilinear) -> ReLU -> BN
+    then:              1x1 conv (k->k, no bias) -> ReLU -> BN
+    finally:           1x1 conv (k->c, no bias) -> sigmoid
+
+Parameters: d*k^2 (convs) + 2*d*k (BN affine) + k*c; for d = 6: N = 6k^2 + 12k + kc
+(25,536 for k=64 RGB; 100,224 for k=128).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn import BatchNorm2d, Conv2d, ReLU, Sequential, Sigmoid, Upsample
+
+
+def deep_decoder(k: int = 128, layers: int = 6, out_channels: int = 3,
+                 upsample_mode: str = "bilinear", rng: np.random.Generator | None = None,
+                 dtype=np.float32) -> Sequential:
+    """Build a Deep Decoder; its input is z of shape (N, k, H / 2**(layers-1), W / 2**(layers-1))."""
+    if k < 1 or layers < 1 or out_channels < 1:
+        raise ValueError(f"deep_decoder: k, layers and out_channels must be >= 1, got "
+                         f"{k}, {layers}, {out_channels}")
+    rng = np.random.default_rng() if rng is None else rng
+    net = Sequential()
+    for i in range(layers):
+        net.add(Conv2d(k, k, 1, bias=False, rng=rng, dtype=dtype))
+        if i < layers - 1:
+            net.add(Upsample(2, upsample_mode))
+        net.add(ReLU())
+        net.add(BatchNorm2d(k, dtype=dtype))
+    net.add(Conv2d(k, out_channels, 1, bias=False, rng=rng, dtype=dtype))
+    net.add(Sigmoid())
+    net.downsampling = 2 ** (layers - 1)
+    net.z_stride = 2 ** (layers - 1)  # z is this many times smaller than the output
+    net.in_channels = k
+    net.config = {"k": k, "layers": layers, "out_channels": out_channels,
+                  "upsample_mode": upsample_mode}
+    return net
+
+
+def decoder_num_parameters(k: int, layers: int = 6, out_channels: int = 3) -> int:
+    """The closed form layers*k^2 + 2*layers*k + k*out_channels (6k^2 + 12k + kc for 6 layers)."""
+    return layers * k * k + 2 * layers * k + k * out_channels
