@@ -1,12 +1,18 @@
-"""Shared test helpers: a recorder of the worst gradient-check error per layer type.
+"""Shared test helpers.
 
-Tests that run :func:`tinydip.gradcheck.check_module` / ``check_vjp`` call
-``record_error(kind, errors)``; the worst value per kind is printed as a table at the end of
-the run (only if something was recorded).
+- ``record_error(kind, errors)``: tests that run :func:`tinydip.gradcheck.check_module` /
+  ``check_vjp`` log their errors; the worst value per kind is printed as a table at the end of
+  the run (only if something was recorded).
+- ``numba_one_thread``: run the numba kernels on one thread for the duration of a test.
+  Finite differences call the kernels thousands of times on tiny arrays; on shared cores a
+  2-thread parallel launch waits for a descheduled worker and costs 30x-1000x more than the
+  work itself (observed: a 0.5 s gradient check taking 70 s under load). Kernel tests keep the
+  default thread count so the parallel code paths are still exercised.
 """
 
 from __future__ import annotations
 
+import numba
 import pytest
 
 _WORST: dict[str, tuple[float, str]] = {}
@@ -20,6 +26,14 @@ def _record(kind: str, errors, test_id: str) -> float:
 
 
 @pytest.fixture
+def numba_one_thread():
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+@pytest.fixture
 def record_error(request):
     """``record_error(kind, errors_dict_or_float) -> worst``: log the worst error of a check."""
     return lambda kind, errors: _record(kind, errors, request.node.name)
@@ -30,7 +44,7 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr = terminalreporter
     tr.section("worst gradient-check relative error per layer type")
-    tr.write_line(f"{'layer / check':<34} {'worst rel. error':>16}  test")
+    tr.write_line(f"{'layer / check':<38} {'worst rel. error':>16}  test")
     for kind in sorted(_WORST):
         err, test_id = _WORST[kind]
-        tr.write_line(f"{kind:<34} {err:>16.3e}  {test_id}")
+        tr.write_line(f"{kind:<38} {err:>16.3e}  {test_id}")

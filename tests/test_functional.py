@@ -121,7 +121,8 @@ def test_conv2d_backward_is_the_adjoint(k, stride, padding):
         g1 = rng.standard_normal(o1.shape)
         dx1, dw1, db1 = conv2d_backward(g1, c1)
         assert db1 is None
-        num = numerical_grad(lambda: conv2d_naive(xs, w, None, stride, padding), xs, g1)
+        num = numerical_grad(lambda xs=xs, w=w: conv2d_naive(xs, w, None, stride, padding),
+                             xs, g1)
         assert rel_error(dx1, num) < 1e-8
 
 
@@ -135,7 +136,7 @@ def test_conv2d_backward_without_bias_and_noncontiguous_input():
         o1, c1 = conv2d_forward(x_nc, w, None, stride, "reflect")
         o2, c2 = conv2d_forward(x_c, w, None, stride, "reflect")
         g = rng.standard_normal(o1.shape)
-        for a, b in zip(conv2d_backward(g, c1), conv2d_backward(g, c2)):
+        for a, b in zip(conv2d_backward(g, c1), conv2d_backward(g, c2), strict=True):
             if a is None:
                 assert b is None
             else:
@@ -208,7 +209,8 @@ def test_batchnorm_noncontiguous_input_regression():
     o2, c2 = batchnorm_forward(x_c, gamma, beta, np.zeros(3), np.ones(3), slope=0.2)
     np.testing.assert_allclose(o1, o2, rtol=1e-13, atol=1e-13)
     g = np.asfortranarray(rng.standard_normal(o1.shape))
-    for a, b in zip(batchnorm_backward(g, c1), batchnorm_backward(np.ascontiguousarray(g), c2)):
+    grads_c = batchnorm_backward(np.ascontiguousarray(g), c2)
+    for a, b in zip(batchnorm_backward(g, c1), grads_c, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
 
 

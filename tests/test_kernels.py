@@ -428,9 +428,28 @@ def test_jitted_equals_plain(name):
     a, b = build(), build()
     kernel(name, "jit")(*a)
     kernel(name, "py")(*b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         if isinstance(x, np.ndarray):
             np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_parallel_equals_single_thread(name):
+    """The prange loops write disjoint slices: any thread count gives the same bits."""
+    import numba
+
+    build = _kernel_calls(np.random.default_rng(1))[name]
+    a, b = build(), build()
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        kernel(name, "jit")(*a)
+    finally:
+        numba.set_num_threads(before)
+    kernel(name, "jit")(*b)
+    for x, y in zip(a, b, strict=True):
+        if isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(x, y)
 
 
 # ----------------------------------------------------------------------------------------------

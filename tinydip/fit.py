@@ -73,7 +73,8 @@ class FitResult:
 
 def _noise_input(net: Module, out_hw: tuple[int, int], scale: float, rng) -> np.ndarray:
     m, s = getattr(net, "downsampling", 1), getattr(net, "z_stride", 1)
-    H, W = (-(-n // m) * m for n in out_hw)  # round up to a multiple of m
+    low = getattr(net, "min_size", m)
+    H, W = (max(-(-n // m) * m, low) for n in out_hw)  # round up to a multiple of m
     shape = (1, net.in_channels, H // s, W // s)
     return (rng.random(shape, dtype=np.float32) * np.float32(scale)).astype(np.float32)
 

@@ -60,7 +60,7 @@ class Adam(Optimizer):
         self.t += 1
         b1, b2 = self.betas
         bc1, bc2 = 1.0 - b1**self.t, 1.0 - b2**self.t
-        for p, m, v in zip(self.params, self.m, self.v):
+        for p, m, v in zip(self.params, self.m, self.v, strict=True):
             adam_update(p.data.reshape(-1), p.grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                         self.lr, b1, b2, self.eps, bc1, bc2)
 
@@ -69,5 +69,5 @@ class Adam(Optimizer):
 
     def load_state_dict(self, state: dict) -> None:
         self.t = int(state["t"])
-        for dst, src in zip(self.m + self.v, state["m"] + state["v"]):
+        for dst, src in zip(self.m + self.v, state["m"] + state["v"], strict=True):
             dst[...] = src

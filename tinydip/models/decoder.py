@@ -36,6 +36,7 @@ def deep_decoder(k: int = 128, layers: int = 6, out_channels: int = 3,
     net.add(Sigmoid())
     net.downsampling = 2 ** (layers - 1)
     net.z_stride = 2 ** (layers - 1)  # z is this many times smaller than the output
+    net.min_size = 2 ** (layers - 1)
     net.in_channels = k
     net.config = {"k": k, "layers": layers, "out_channels": out_channels,
                   "upsample_mode": upsample_mode}

@@ -58,7 +58,8 @@ class Concat(Module):
         for o in outs:
             top, left = (o.shape[2] - h) // 2, (o.shape[3] - w) // 2
             crops.append((o.shape, top, left))
-        out = np.concatenate([o[:, :, t:t + h, l:l + w] for o, (_, t, l) in zip(outs, crops)],
+        out = np.concatenate([o[:, :, t:t + h, l:l + w]
+                              for o, (_, t, l) in zip(outs, crops, strict=True)],
                              axis=1)  # (N, sum C_b, h, w)
         self._cache = crops
         return out
@@ -68,7 +69,7 @@ class Concat(Module):
         h, w = dout.shape[2:]
         dx = None
         start = 0
-        for branch, (shape, top, left) in zip(self.branches, crops):
+        for branch, (shape, top, left) in zip(self.branches, crops, strict=True):
             c = shape[1]
             piece = dout[:, start:start + c]  # (N, C_b, h, w)
             start += c
