@@ -34,29 +34,49 @@ def _src_index(i, n, reflect):
     return 2 * (n - 1) - i
 
 
+def _valid_range(j, pad, stride, n_in, n_out):
+    """Output positions [lo, hi) whose input index o*stride + j - pad lies inside [0, n_in)."""
+    lo = 0
+    if j < pad:
+        lo = (pad - j + stride - 1) // stride
+    hi = (n_in - 1 + pad - j) // stride + 1
+    if hi > n_out:
+        hi = n_out
+    if lo > hi:
+        lo = hi
+    return lo, hi
+
+
 def _im2col(x, kh, kw, stride, pad, reflect, cols):
-    """x: (C, H, W) -> cols: (C*KH*KW, Ho*Wo), written in place. Parallel over rows."""
+    """x: (C, H, W) -> cols: (C*KH*KW, Ho*Wo), written in place. Parallel over rows.
+
+    Each output row splits into a left border, an interior and a right border; only the
+    borders need the padding logic, the interior is a plain (strided) copy.
+    """
     C, H, W = x.shape
     Ho = (H + 2 * pad - kh) // stride + 1
     Wo = (W + 2 * pad - kw) // stride + 1
-    nrows = C * kh * kw
-    for row in prange(nrows):
+    for row in prange(C * kh * kw):
         c = row // (kh * kw)
         i = (row // kw) % kh
         j = row % kw
+        lo, hi = valid_range(j, pad, stride, W, Wo)
+        off = j - pad
         for oy in range(Ho):
-            iy = src_index(oy * stride + i - pad, H, reflect)
             base = oy * Wo
+            iy = src_index(oy * stride + i - pad, H, reflect)
             if iy < 0:
                 for ox in range(Wo):
                     cols[row, base + ox] = 0
                 continue
-            for ox in range(Wo):
-                ix = src_index(ox * stride + j - pad, W, reflect)
-                if ix < 0:
-                    cols[row, base + ox] = 0
-                else:
-                    cols[row, base + ox] = x[c, iy, ix]
+            for ox in range(lo):
+                ix = src_index(ox * stride + off, W, reflect)
+                cols[row, base + ox] = x[c, iy, ix] if ix >= 0 else 0
+            for ox in range(lo, hi):
+                cols[row, base + ox] = x[c, iy, ox * stride + off]
+            for ox in range(hi, Wo):
+                ix = src_index(ox * stride + off, W, reflect)
+                cols[row, base + ox] = x[c, iy, ix] if ix >= 0 else 0
 
 
 def _col2im(cols, kh, kw, stride, pad, reflect, dx):
@@ -72,17 +92,26 @@ def _col2im(cols, kh, kw, stride, pad, reflect, dx):
         for i in range(kh):
             for j in range(kw):
                 row = (c * kh + i) * kw + j
+                lo, hi = valid_range(j, pad, stride, W, Wo)
+                off = j - pad
                 for oy in range(Ho):
                     iy = src_index(oy * stride + i - pad, H, reflect)
                     if iy < 0:
                         continue
                     base = oy * Wo
-                    for ox in range(Wo):
-                        ix = src_index(ox * stride + j - pad, W, reflect)
+                    for ox in range(lo):
+                        ix = src_index(ox * stride + off, W, reflect)
+                        if ix >= 0:
+                            dx[c, iy, ix] += cols[row, base + ox]
+                    for ox in range(lo, hi):
+                        dx[c, iy, ox * stride + off] += cols[row, base + ox]
+                    for ox in range(hi, Wo):
+                        ix = src_index(ox * stride + off, W, reflect)
                         if ix >= 0:
                             dx[c, iy, ix] += cols[row, base + ox]
 
 
 src_index = njit(cache=True, inline="always")(_src_index)
+valid_range = njit(cache=True, inline="always")(_valid_range)
 im2col = njit(cache=True, parallel=True)(_im2col)
 col2im = njit(cache=True, parallel=True)(_col2im)
