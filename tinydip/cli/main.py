@@ -44,16 +44,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"tinydip: warning: {msg}\n"
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, OSError) as exc:  # ImageError, CodecError, bad sizes... are ValueErrors
-        print(f"tinydip: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("tinydip: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args) or 0)
+        except (ValueError, OSError) as exc:  # ImageError, CodecError, sizes: ValueErrors
+            print(f"tinydip: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("tinydip: interrupted", file=sys.stderr)
+            return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"tinydip: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

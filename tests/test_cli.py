@@ -1,0 +1,110 @@
+"""The command line: the main run, reports, and every bad-input path (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinydip.cli.main import main
+from tinydip.images import sample_image, save_image
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    img = sample_image(32)
+    save_image(d / "img.png", img)
+    save_image(d / "small.png", sample_image(16))
+    save_image(d / "big.png", sample_image(64))
+    save_image(d / "mask.png", np.ones((32, 32)))
+    save_image(d / "mask_bad.png", np.ones((20, 20)))
+    (d / "not_image.png").write_text("hello")
+    data = (d / "img.png").read_bytes()
+    (d / "truncated.png").write_bytes(data[: len(data) // 2])
+    Image.fromarray((np.random.default_rng(0).random((32, 32, 4)) * 255).astype(np.uint8),
+                    "RGBA").save(d / "rgba.png")
+    return d
+
+
+def run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+FAST = ("--iters", "2", "--quiet", "--stop", "none")
+
+
+def test_denoise_builtin_image_writes_outputs(tmp_path, capsys):
+    rep, out_png, fig = tmp_path / "r.json", tmp_path / "o.png", tmp_path / "f.png"
+    code, out, err = run(capsys, "denoise", "--size", "32", *FAST, "--report", rep,
+                         "--out", out_png, "--plot", fig)
+    assert code == 0, err
+    report = json.loads(rep.read_text())
+    for key in ("task", "net", "iters", "seed", "seconds", "seconds_per_iter", "params",
+                "height", "width", "psnr_input", "psnr_last", "psnr_best", "psnr_smoothed",
+                "best_iter", "history", "output"):
+        assert key in report
+    assert report["height"] == 32 and report["params"] == 2_217_831
+    with Image.open(out_png) as im:
+        assert im.size == (32, 32)
+    assert fig.stat().st_size > 0
+    assert "PSNR input" in out
+
+
+def test_rgba_warns_and_works(files, capsys):
+    code, out, err = run(capsys, "denoise", files / "rgba.png", *FAST)
+    assert code == 0 and "alpha" in err
+
+
+def test_sr_with_downsample_reports_bicubic(files, tmp_path, capsys):
+    rep = tmp_path / "r.json"
+    code, out, err = run(capsys, "sr", files / "big.png", "--factor", "2", "--downsample",
+                         *FAST, "--report", rep)
+    assert code == 0, err
+    report = json.loads(rep.read_text())
+    assert report["height"] == 64 and "psnr_bicubic" in report
+
+
+def test_inpaint_with_mask_file(files, capsys):
+    code, out, err = run(capsys, "inpaint", files / "img.png", "--mask", files / "mask.png",
+                         *FAST)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (("denoise", "{d}/missing.png"), "not found"),
+    (("denoise", "{d}/not_image.png"), "not_image.png"),
+    (("denoise", "{d}/truncated.png"), "truncated"),
+    (("denoise", "{d}/small.png"), "32"),
+    (("denoise", "{d}/img.png", "--truth", "{d}/big.png"), "truth"),
+    (("inpaint", "{d}/img.png", "--mask", "{d}/mask_bad.png"), "mask"),
+    (("inpaint", "{d}/img.png", "--hole", "1.5"), "--hole"),
+    (("inpaint", "{d}/img.png"), "required"),
+    (("sr", "{d}/img.png", "--factor", "3"), "invalid choice"),
+    (("sr", "{d}/img.png", "--factor", "2", "--truth", "{d}/img.png"), "truth"),
+    (("denoise", "--iters", "0"), "positive"),
+    (("denoise", "--lr", "abc"), "number"),
+    (("frobnicate",), "invalid choice"),
+])
+def test_bad_input_exits_2_with_one_line(files, capsys, argv, message):
+    argv = [a.format(d=files) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse errors exit directly (status 2)
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("usage")]
+    assert len(lines) == 1 and lines[0].startswith("tinydip: error:"), err
+    assert message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_gradcheck_command(capsys):
+    code, out, err = run(capsys, "gradcheck")
+    assert code == 0 and "all gradients agree" in out
+    assert "tiny U-Net with skip fork" in out

@@ -1,0 +1,131 @@
+"""The fitting loop: outputs, determinism, masks, operators, padding, Ctrl-C, stopping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinydip.degrade import Downsampler
+from tinydip.fit import FitConfig, fit
+from tinydip.images import sample_image, to_tensor
+from tinydip.models import deep_decoder, skip_unet
+
+SMALL = dict(in_channels=4, channels_down=(8, 8), channels_up=(8, 8), channels_skip=(2, 2))
+
+
+def small_unet(seed=0):
+    return skip_unet(rng=np.random.default_rng(seed), **SMALL)
+
+
+@pytest.fixture(scope="module")
+def image():
+    return to_tensor(sample_image(32))
+
+
+def test_loss_decreases_and_outputs_are_float32(image):
+    res = fit(small_unet(), image, iters=60, progress=False)
+    losses = [r["loss"] for r in res.history]
+    assert len(losses) == 60 == res.iters_run
+    assert min(losses[-10:]) < 0.5 * losses[0]
+    for a in (res.last, res.best, res.smoothed, res.output):
+        assert a.shape == image.shape and a.dtype == np.float32
+    assert res.best_loss == min(losses) and losses[res.best_iter] == res.best_loss
+    assert res.output_kind == "smoothed"
+
+
+def test_deterministic_for_a_seed(image):
+    a = fit(small_unet(), image, iters=5, progress=False, seed=3)
+    b = fit(small_unet(), image, iters=5, progress=False, seed=3)
+    c = fit(small_unet(), image, iters=5, progress=False, seed=4)
+    assert np.array_equal(a.last, b.last)
+    assert not np.array_equal(a.last, c.last)
+
+
+def test_smoothing_is_an_exponential_moving_average(image):
+    seen = []
+    res = fit(small_unet(), image, iters=4, ema=0.5, progress=False,
+              callback=lambda it, info: seen.append(info["output"].copy()), callback_every=1)
+    expected = seen[0]
+    for out in seen[1:]:
+        expected = 0.5 * expected + 0.5 * out
+    np.testing.assert_allclose(res.smoothed, expected, rtol=1e-6)
+    no_ema = fit(small_unet(), image, iters=3, ema=0.0, progress=False)
+    np.testing.assert_array_equal(no_ema.smoothed, no_ema.last)
+
+
+def test_jitter_and_decay(image):
+    # with decay 0 after the first step the jitter switches off: runs differ from no-decay runs
+    a = fit(small_unet(), image, iters=4, reg_noise_decay=0.0, reg_noise_every=1, progress=False)
+    b = fit(small_unet(), image, iters=4, progress=False)
+    assert not np.array_equal(a.last, b.last)
+
+
+def test_unknown_pixels_do_not_matter(image):
+    mask = np.ones((1, 1, 32, 32), np.float32)
+    mask[..., 8:20, 8:20] = 0
+    other = image.copy()
+    other[..., 8:20, 8:20] = 0.123
+    a = fit(small_unet(), image, mask=mask, iters=5, progress=False)
+    b = fit(small_unet(), other, mask=mask, iters=5, progress=False)
+    np.testing.assert_array_equal(a.last, b.last)
+
+
+def test_operator_makes_output_larger(image):
+    low = Downsampler(2)(image)
+    assert low.shape == (1, 3, 16, 16)
+    res = fit(small_unet(), low, operator=Downsampler(2), truth=image, iters=3, progress=False)
+    assert res.output.shape == image.shape
+
+
+def test_sizes_that_are_not_multiples_are_padded():
+    obs = to_tensor(sample_image((38, 42)))
+    res = fit(small_unet(), obs, iters=3, progress=False)
+    assert res.output.shape == obs.shape
+    assert res.z.shape[2:] == (40, 44)  # next multiples of 4 (two levels)
+    dec = deep_decoder(8, 3, 3, rng=np.random.default_rng(0))
+    res = fit(dec, obs, iters=3, progress=False)
+    assert res.output.shape == obs.shape and res.z.shape[2:] == (10, 11)
+
+
+def test_ctrl_c_returns_best_so_far(image):
+    def interrupt(it, info):
+        if it == 5:
+            raise KeyboardInterrupt
+
+    res = fit(small_unet(), image, iters=50, progress=False, callback=interrupt, callback_every=1)
+    assert res.interrupted and res.iters_run == 6 and "interrupted" in res.stop_reason
+    assert res.best is not None and res.output.shape == image.shape
+
+
+def test_truth_gives_psnr_history(image):
+    res = fit(small_unet(), image, truth=image, iters=3, progress=False)
+    assert all("psnr" in r and "psnr_smoothed" in r for r in res.history)
+
+
+def test_stopping_rule_ends_early_and_selects(image):
+    res = fit(small_unet(), image, iters=300, progress=False, stop="wmv",
+              stop_options=dict(window=5, patience=10, warmup=5))
+    assert res.stopped_iter is not None and res.iters_run < 300
+    assert "selected by the wmv rule" in res.output_kind
+    assert 5 <= res.output_iter <= res.stopped_iter
+    assert any("stat" in r for r in res.history)
+
+
+def test_validation_rule_holds_out_pixels(image):
+    res = fit(small_unet(), image, iters=40, progress=False, stop="val",
+              stop_options=dict(patience=5, warmup=2))
+    assert all("val_loss" in r for r in res.history)
+
+
+def test_bad_arguments(image):
+    with pytest.raises(ValueError, match="observation must have shape"):
+        fit(small_unet(), image[0], iters=2)
+    with pytest.raises(ValueError, match="output must be one of"):
+        fit(small_unet(), image, iters=2, output="median")
+    with pytest.raises(ValueError, match="iters must be >= 1"):
+        fit(small_unet(), image, iters=0)
+    with pytest.raises(ValueError, match="truth is"):
+        fit(small_unet(), image, truth=image[..., :16], iters=2)
+    with pytest.raises(ValueError, match="unknown stopping rule"):
+        fit(small_unet(), image, iters=2, stop="sometimes")
+    assert FitConfig().lr == 0.01
