@@ -68,7 +68,6 @@ def run_one(framework: str, net_name: str, size: int, repeats: int) -> dict:
             assert out.dtype == np.float32
     else:
         import torch
-
         from torch_models import torch_mirror
 
         torch.set_num_threads(threads)
