@@ -202,7 +202,8 @@ def test_checker_catches_col2im_with_wrong_sign(monkeypatch):
     rng = np.random.default_rng(8)
     conv = Conv2d(2, 2, 3, padding="reflect", rng=rng, dtype=F64)
     x = rng.standard_normal((1, 2, 4, 3))
-    wrong = mutated(KIM._col2im, "dx[c, iy, ix] += cols", "dx[c, iy, ix] -= cols")
+    wrong = mutated(KIM._col2im, "dx[c, iy, ox * stride + off] += cols",
+                    "dx[c, iy, ox * stride + off] -= cols")  # the interior fast path
     monkeypatch.setattr(fconv, "col2im", wrong)
     err = check_module(conv, x, rng=rng)
     assert err["x"] > CAUGHT and err["weight"] < 1e-7

@@ -181,6 +181,30 @@ def test_col2im_accumulates_into_dx(impl):
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("fn", ["jit", "py"])
+def test_index_helpers_against_brute_force(fn):
+    """src_index (padding -> source pixel) and valid_range (the interior [lo, hi) of output
+    positions whose tap needs no padding), exhaustively over small sizes."""
+    mod = KMOD["im2col"]
+    src = mod.src_index if fn == "jit" else mod._src_index
+    valid = mod.valid_range if fn == "jit" else mod._valid_range
+    for n in range(1, 7):
+        for i in range(-(n - 1), 2 * n - 1):
+            want = i if 0 <= i < n else -1
+            assert src(i, n, False) == want
+            want = -i if i < 0 else (2 * (n - 1) - i if i >= n else i)  # mirror, no edge repeat
+            assert src(i, n, True) == want
+        for k in (1, 3, 5, 7):
+            pad = k // 2
+            for stride in (1, 2, 3):
+                n_out = K.conv_out_size(n, k, stride, pad)
+                for j in range(k):
+                    inside = [o for o in range(n_out) if 0 <= o * stride + j - pad < n]
+                    lo, hi = valid(j, pad, stride, n, n_out)
+                    assert 0 <= lo <= hi <= n_out
+                    assert list(range(lo, hi)) == inside, (n, k, stride, j)
+
+
 @pytest.mark.parametrize("size, k, stride, pad, expected", [
     (5, 3, 1, 1, 5), (5, 3, 2, 1, 3), (6, 3, 2, 1, 3), (7, 5, 2, 2, 4), (1, 5, 1, 2, 1),
     (4, 1, 2, 0, 2), (5, 1, 2, 0, 3), (5, 3, 1, 0, 3),
@@ -480,7 +504,8 @@ def test_numba_disable_jit_subprocess_matches_jitted(tmp_path):
 
     path = tmp_path / "nojit.npz"
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    proc = subprocess.run([sys.executable, "-c", _NOJIT_SCRIPT, str(path)], env=env,
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(K.__file__))))
+    proc = subprocess.run([sys.executable, "-c", _NOJIT_SCRIPT, str(path)], env=env, cwd=repo,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     got = np.load(path)

@@ -8,7 +8,7 @@ import os
 # Set before numba starts its thread pool; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import functional  # noqa: E402, gradcheck, nn, optim
+from . import functional, gradcheck, nn, optim  # noqa: E402
 from .optim import SGD, Adam  # noqa: E402
 
 __version__ = "0.1.0"

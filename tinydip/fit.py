@@ -1,6 +1,6 @@
 """The Deep Image Prior fitting loop: Adam on one image, with the tricks that matter.
 
-    theta* = argmin_theta  E(A(f(z + sigma_t * eta_t; theta)), x0),   eta_t ~ N(0, I) fresh each step
+    theta* = argmin_theta E(A(f(z + sigma_t * eta_t; theta)), x0),  eta_t ~ N(0, I) each step
 
 E is the MSE (over known pixels for inpainting), A the identity or a fixed degradation operator
 (super-resolution). Returned: the last output, the output with the lowest training loss, an
@@ -43,6 +43,7 @@ class FitConfig:
     stop_options: dict = field(default_factory=dict)  # passed to the rule's constructor
     holdout: float = 0.05  # fraction of known pixels held out by the "val" rule
     progress: bool | None = None  # None: a progress bar when the run is long
+    keep_best_state: bool = False  # also return the weights that produced `best` (best_state)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class FitResult:
     interrupted: bool = False
     z: np.ndarray | None = None
     net: Module | None = None
+    best_state: dict[str, np.ndarray] | None = None  # state_dict at best_iter (keep_best_state)
 
     @property
     def seconds_per_iter(self) -> float:
@@ -137,6 +139,7 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
     history: list[dict] = []
     last = best = smoothed = None
     best_loss, best_iter, it_done = np.inf, 0, 0
+    best_state = None
     stopped_iter, stop_reason, interrupted = None, "iteration budget reached", False
     start = time.perf_counter()
     try:
@@ -159,6 +162,8 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
                 dout = dfull
             net.zero_grad()
             net.backward(dout.astype(np.float32, copy=False))
+            if cfg.keep_best_state and loss < best_loss:  # the weights that produced `out`
+                best_state = net.state_dict()
             opt.step()
 
             # bookkeeping: `out` was produced by the parameters before this step's update
@@ -212,4 +217,4 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
                      output_kind=kind, output_iter=out_iter, best_iter=best_iter,
                      best_loss=float(best_loss), iters_run=it_done, seconds=seconds,
                      history=history, stopped_iter=stopped_iter, stop_reason=stop_reason,
-                     interrupted=interrupted, z=z, net=net)
+                     interrupted=interrupted, z=z, net=net, best_state=best_state)

@@ -42,6 +42,8 @@ def _valid_range(j, pad, stride, n_in, n_out):
     hi = (n_in - 1 + pad - j) // stride + 1
     if hi > n_out:
         hi = n_out
+    if hi < 0:  # tap right of the image for every output (zeros padding, n_in <= pad)
+        hi = 0
     if lo > hi:
         lo = hi
     return lo, hi

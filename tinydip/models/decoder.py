@@ -20,7 +20,7 @@ from ..nn import BatchNorm2d, Conv2d, ReLU, Sequential, Sigmoid, Upsample
 def deep_decoder(k: int = 128, layers: int = 6, out_channels: int = 3,
                  upsample_mode: str = "bilinear", rng: np.random.Generator | None = None,
                  dtype=np.float32) -> Sequential:
-    """Build a Deep Decoder; its input is z of shape (N, k, H / 2**(layers-1), W / 2**(layers-1))."""
+    """Build a Deep Decoder; input z has shape (N, k, H / 2**(layers-1), W / 2**(layers-1))."""
     if k < 1 or layers < 1 or out_channels < 1:
         raise ValueError(f"deep_decoder: k, layers and out_channels must be >= 1, got "
                          f"{k}, {layers}, {out_channels}")
