@@ -92,7 +92,8 @@ class CompressResult:
     stored_values: int
     fit_seconds: float
     qat_seconds: float
-    encode_seconds: float  # everything, including writing the bytes and decoding them
+    encode_seconds: float  # fit + fine-tuning + writing the bytes
+    decode_seconds: float  # decoding the bytes (= decompress)
     best_iter: int
     qat_best_iter: int
     config: CodecConfig
@@ -171,8 +172,10 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
     header = {"model": MODEL, "height": H, "width": W, "channels": C, "architecture": arch,
               "seed": int(cfg.seed)}
     data = encode_tdd(header, best, cfg.bits)
-    decoded, header_read = decompress(data, with_header=True)
     encode_seconds = time.perf_counter() - start
+    t0 = time.perf_counter()
+    decoded, header_read = decompress(data, with_header=True)
+    decode_seconds = time.perf_counter() - t0
     u8 = np.round(np.clip(decoded.astype(np.float64), 0, 1) * 255) / 255
     n_params = decoder_num_parameters(cfg.k, cfg.layers, C)
     stored = sum(int(np.prod(s)) for s in tensor_shapes(arch).values())
@@ -182,6 +185,7 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
         data=data, image=decoded, header=header_read, psnr=psnr(u8, arr), psnr_float=psnr_float,
         psnr_ptq=psnr_ptq, num_parameters=n_params, stored_values=stored,
         fit_seconds=fit_seconds, qat_seconds=qat_seconds, encode_seconds=encode_seconds,
+        decode_seconds=decode_seconds,
         best_iter=res.best_iter, qat_best_iter=qat_best_iter, config=cfg, history=history)
 
 
@@ -280,7 +284,8 @@ def stats(result: CompressResult) -> dict:
         "num_parameters": result.num_parameters, "stored_values": result.stored_values,
         "psnr": result.psnr, "psnr_float": result.psnr_float,
         "psnr_before_finetune": result.psnr_ptq,
-        "encode_seconds": result.encode_seconds, "fit_seconds": result.fit_seconds,
+        "encode_seconds": result.encode_seconds, "decode_seconds": result.decode_seconds,
+        "fit_seconds": result.fit_seconds,
         "finetune_seconds": result.qat_seconds, "fit_best_iter": result.best_iter,
         "finetune_best_iter": result.qat_best_iter,
         "config": {k: v for k, v in asdict(cfg).items() if k != "progress"},

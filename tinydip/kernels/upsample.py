@@ -11,6 +11,7 @@ Nearest follows PyTorch ``mode="nearest"``: ``src = floor(o / s)``.
 
 import math
 
+import numpy as np
 from numba import njit, prange
 
 
@@ -26,35 +27,68 @@ def _coords(o, s, n):
     return i0, i1, src - i0
 
 
+def _tables(n, s):
+    """Per-output-coordinate bilinear tables along one axis: (i0, i1, l), each of length s*n."""
+    i0 = np.empty(n * s, np.int64)
+    i1 = np.empty(n * s, np.int64)
+    lam = np.empty(n * s, np.float64)
+    for o in range(n * s):
+        i0[o], i1[o], lam[o] = coords(o, s, n)
+    return i0, i1, lam
+
+
 def _bilinear_forward(x, s, out):
-    """x: (P, H, W) -> out: (P, s*H, s*W), written in place."""
+    """x: (P, H, W) -> out: (P, s*H, s*W), written in place.
+
+    Separable: each input row is interpolated along W once into a (H, s*W) scratch, then every
+    output row blends two scratch rows (contiguous, vectorised).
+    """
     P, H, W = x.shape
+    y0, y1, ly = tables(H, s)
+    x0, x1, lx = tables(W, s)
     for p in prange(P):
-        for oy in range(H * s):
-            y0, y1, ly = coords(oy, s, H)
+        tmp = np.empty((H, W * s), out.dtype)
+        for iy in range(H):
+            row = x[p, iy]
+            t = tmp[iy]
             for ox in range(W * s):
-                x0, x1, lx = coords(ox, s, W)
-                top = (1.0 - lx) * x[p, y0, x0] + lx * x[p, y0, x1]
-                bot = (1.0 - lx) * x[p, y1, x0] + lx * x[p, y1, x1]
-                out[p, oy, ox] = (1.0 - ly) * top + ly * bot
+                t[ox] = (1.0 - lx[ox]) * row[x0[ox]] + lx[ox] * row[x1[ox]]
+        for oy in range(H * s):
+            a = tmp[y0[oy]]
+            b = tmp[y1[oy]]
+            w = ly[oy]
+            o = out[p, oy]
+            for ox in range(W * s):
+                o[ox] = (1.0 - w) * a[ox] + w * b[ox]
 
 
 def _bilinear_backward(dout, s, dx):
-    """Adjoint of bilinear_forward: dx (P, H, W) = scatter of dout (P, s*H, s*W). Overwrites dx."""
+    """Adjoint of bilinear_forward: dx (P, H, W) = scatter of dout (P, s*H, s*W). Overwrites dx.
+
+    The transpose of the separable forward: output rows are accumulated into a (H, s*W)
+    scratch (vectorised row adds), then each scratch row is scattered along W.
+    """
     P, H, W = dx.shape
+    y0, y1, ly = tables(H, s)
+    x0, x1, lx = tables(W, s)
     for p in prange(P):
-        dx[p, :, :] = 0.0
+        tmp = np.zeros((H, W * s), dx.dtype)
         for oy in range(H * s):
-            y0, y1, ly = coords(oy, s, H)
+            g = dout[p, oy]
+            a = tmp[y0[oy]]
+            w = ly[oy]
             for ox in range(W * s):
-                x0, x1, lx = coords(ox, s, W)
-                g = dout[p, oy, ox]
-                gt = (1.0 - ly) * g
-                gb = ly * g
-                dx[p, y0, x0] += (1.0 - lx) * gt
-                dx[p, y0, x1] += lx * gt
-                dx[p, y1, x0] += (1.0 - lx) * gb
-                dx[p, y1, x1] += lx * gb
+                a[ox] += (1.0 - w) * g[ox]
+            b = tmp[y1[oy]]
+            for ox in range(W * s):
+                b[ox] += w * g[ox]
+        for iy in range(H):
+            d = dx[p, iy]
+            d[:] = 0.0
+            t = tmp[iy]
+            for ox in range(W * s):
+                d[x0[ox]] += (1.0 - lx[ox]) * t[ox]
+                d[x1[ox]] += lx[ox] * t[ox]
 
 
 def _nearest_forward(x, s, out):
@@ -79,6 +113,7 @@ def _nearest_backward(dout, s, dx):
 
 
 coords = njit(cache=True, inline="always")(_coords)
+tables = njit(cache=True)(_tables)
 bilinear_forward = njit(cache=True, parallel=True)(_bilinear_forward)
 bilinear_backward = njit(cache=True, parallel=True)(_bilinear_backward)
 nearest_forward = njit(cache=True, parallel=True)(_nearest_forward)

@@ -1,0 +1,218 @@
+"""``tinydip compress | decompress``: the Deep Decoder image codec on the command line.
+
+Added to the ``tinydip`` parser by :func:`add_commands` (called from ``tinydip.cli.main``).
+Errors are ``ValueError`` / ``OSError`` (``CodecError`` is a ``ValueError``), which the main
+entry point prints as one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..images import load_image, sample_image, save_image
+from .deepdecoder import CodecConfig, compress, decompress
+from .quantize import VALID_BITS
+
+_DEFAULTS = CodecConfig()
+
+COMPRESS_HELP = "compress an image into a .tdd file (a fitted, quantised Deep Decoder)"
+COMPRESS_DESCRIPTION = f"""\
+Compress an image by fitting a Deep Decoder (Heckel & Hand, 2019) to it and storing the
+network. The .tdd file holds the image size and channels, the architecture (k, layers,
+output channels, upsampling mode, input scale), the seed, and the weights quantised to
+--bits bits per value (uniform per tensor): the 1x1 convolutions plus each BatchNorm
+folded into a per-channel scale and shift -- 6k^2 + 12k + kc values for 6 layers and c
+channels. The network input z is NOT stored: it is regenerated from the seed.
+
+Encoding: Adam (lr {_DEFAULTS.lr}, input jitter sigma {_DEFAULTS.reg_noise_std:.4g} halved
+every {_DEFAULTS.reg_noise_every} steps) keeping the best-loss weights, then quantisation
+and {_DEFAULTS.qat_iters} steps of quantisation-aware fine-tuning. The reported PSNR is that
+of decoding the written file. The output also compares JPEG at the same file size and Haar
+wavelet thresholding with as many coefficients as the decoder has parameters."""
+
+DECOMPRESS_HELP = "decode a .tdd file to an image (deterministic)"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    return _positive_int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _bits(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value not in VALID_BITS:
+        raise argparse.ArgumentTypeError(f"bits must be 2..16 or 32, got {value}")
+    return value
+
+
+def _k_list(text: str) -> list[int]:
+    try:
+        ks = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
+            from None
+    if not ks or min(ks) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return sorted(set(ks))
+
+
+def _threads(value: int | None) -> None:
+    if value is not None:
+        import numba
+
+        if value > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"--threads {value}: at most {numba.config.NUMBA_NUM_THREADS} "
+                             "threads are available")
+        numba.set_num_threads(value)
+
+
+def add_commands(subparsers) -> None:
+    """Add ``compress`` and ``decompress`` to the ``tinydip`` subcommand parsers."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = subparsers.add_parser("compress", help=COMPRESS_HELP, description=COMPRESS_DESCRIPTION,
+                              formatter_class=fmt)
+    p.add_argument("image", nargs="?", help="image to compress (default: the built-in sample "
+                   "image at --size)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.tdd",
+                   help="write the compressed file here")
+    p.add_argument("--size", type=_positive_int, default=128,
+                   help="side of the built-in sample image (default 128; ignored with IMAGE)")
+    p.add_argument("--k", type=_positive_int, default=_DEFAULTS.k,
+                   help=f"channels per layer: the rate knob (default {_DEFAULTS.k})")
+    p.add_argument("--layers", type=_positive_int, default=_DEFAULTS.layers,
+                   help=f"decoder layers (default {_DEFAULTS.layers}); the image must be at "
+                   "least 2^(layers-1) pixels on each side")
+    p.add_argument("--bits", type=_bits, default=_DEFAULTS.bits,
+                   help=f"bits per stored value: 2..15 uniform codes, 16 = float16, "
+                   f"32 = float32 (default {_DEFAULTS.bits})")
+    p.add_argument("--iters", type=_positive_int, default=_DEFAULTS.iters,
+                   help=f"Adam steps of the fit (default {_DEFAULTS.iters})")
+    p.add_argument("--finetune-iters", type=_nonneg_int, default=_DEFAULTS.qat_iters,
+                   help=f"quantisation-aware fine-tuning steps (default "
+                   f"{_DEFAULTS.qat_iters}; 0 = plain quantisation)")
+    p.add_argument("--lr", type=_positive_float, default=_DEFAULTS.lr,
+                   help=f"Adam learning rate of the fit (default {_DEFAULTS.lr})")
+    p.add_argument("--seed", type=int, default=_DEFAULTS.seed,
+                   help="seed of z (stored; z itself is not), initial weights and jitter "
+                   f"(default {_DEFAULTS.seed})")
+    p.add_argument("--report", metavar="R.json", help="write a JSON report here")
+    p.add_argument("--plot", metavar="RD.png", help="write a rate-distortion figure here: "
+                   "compresses again with every k of --plot-ks (slow), beside JPEG and Haar")
+    p.add_argument("--plot-ks", type=_k_list, default=[16, 32, 64, 128], metavar="K,K,...",
+                   help="k values of the --plot curve (default 16,32,64,128; --k is added)")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="numba threads (default: all cores; 1 is often faster on a busy "
+                   "machine)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_compress)
+
+    d = subparsers.add_parser("decompress", help=DECOMPRESS_HELP, description=(
+        "Decode a .tdd file written by 'tinydip compress': regenerate z from the stored seed "
+        "and run the stored network (a fixed feed-forward computation, no batch statistics). "
+        "The same file always gives the same pixels. A missing, truncated, corrupt, foreign "
+        "or newer-version file is an error (exit status 2)."))
+    d.add_argument("file", metavar="FILE.tdd", help="compressed file")
+    d.add_argument("-o", "--output", required=True, metavar="OUT.png",
+                   help="write the decoded image here (8 bits per channel)")
+    d.add_argument("--threads", type=_positive_int, default=None,
+                   help="numba threads (default: all cores)")
+    d.set_defaults(func=run_decompress)
+
+
+def run_compress(args) -> int:
+    from .ratedistortion import compression_report, equal_size_baselines
+
+    _threads(args.threads)
+    if args.image is None:
+        img = sample_image(args.size)
+        name = f"built-in sample {args.size}x{args.size}"
+    else:
+        if not Path(args.image).exists():
+            raise ValueError(f"image file not found: {args.image}")
+        img = load_image(args.image)
+        name = args.image
+    out = Path(args.output)
+    if not out.parent.exists():
+        raise ValueError(f"cannot write {out}: directory {out.parent} does not exist")
+    H, W, C = img.shape
+    cfg = CodecConfig(k=args.k, layers=args.layers, bits=args.bits, iters=args.iters,
+                      qat_iters=args.finetune_iters, lr=args.lr, seed=args.seed,
+                      progress=False if args.quiet else None)
+    print(f"compress: {name} ({H}x{W}x{C}), k={cfg.k}, {cfg.layers} layers, {cfg.bits} bits, "
+          f"{cfg.iters} + {cfg.qat_iters} iterations", file=sys.stderr)
+    result = compress(img, cfg)
+    out.write_bytes(result.data)
+    base = equal_size_baselines(img, result)
+    rep = compression_report(img, result, base)
+    rep["image"], rep["output"] = name, str(out)
+    n = result.nbytes
+    j, h = base["jpeg"], base["haar"]
+    print(f"compress: wrote {out}: {n} bytes, {rep['bits_per_pixel']:.3f} bpp, ratio "
+          f"{rep['compression_ratio']:.1f}:1 vs {rep['raw_bytes']} raw 8-bit bytes")
+    print(f"  parameters {result.num_parameters}, stored values {result.stored_values} at "
+          f"{cfg.bits} bits (z regenerated from seed {cfg.seed}, not stored)")
+    print(f"  PSNR {result.psnr:.2f} dB after decoding (float network {result.psnr_float:.2f} "
+          f"dB, quantised before fine-tuning {result.psnr_ptq:.2f} dB)")
+    jpeg_note = " (even quality 1 is larger)" if j["exceeds"] else ""
+    print(f"  JPEG at <= {n} bytes: quality {j['quality']}, {j['bytes']} bytes, "
+          f"{j['psnr']:.2f} dB{jpeg_note}")
+    print(f"  Haar keeping {h['keep']} coefficients: {h['psnr']:.2f} dB")
+    print(f"  encode {result.encode_seconds:.1f} s (fit {result.fit_seconds:.1f} s, fine-tune "
+          f"{result.qat_seconds:.1f} s), decode {result.decode_seconds:.2f} s")
+    if args.plot:
+        from .ratedistortion import markdown_table, plot_rate_distortion, rate_distortion
+
+        ks = sorted(set(args.plot_ks) | {cfg.k})
+        rd = rate_distortion(img, ks, cfg, done={cfg.k: result},
+                             log=lambda msg: print(msg, file=sys.stderr))
+        plot_rate_distortion(img, rd, args.plot, show_k=cfg.k)
+        rep["rate_distortion"] = {"decoder": rd["decoder"], "jpeg_curve": rd["jpeg_curve"]}
+        print(markdown_table(rd["decoder"]))
+        print(f"  wrote {args.plot}")
+    if args.report:
+        Path(args.report).write_text(json.dumps(rep, indent=1))
+        print(f"  wrote {args.report}")
+    return 0
+
+
+def run_decompress(args) -> int:
+    _threads(args.threads)
+    start = time.perf_counter()
+    img, header = decompress(args.file, with_header=True)
+    seconds = time.perf_counter() - start
+    written = save_image(args.output, img.astype(np.float32))
+    H, W, C = img.shape
+    arch = header["architecture"]
+    print(f"decompress: {args.file} -> {written}: {H}x{W}x{C}, k={arch['k']}, "
+          f"{arch['layers']} layers, {header['bits']} bits, decoded in {seconds:.2f} s")
+    return 0
