@@ -12,13 +12,16 @@ from .workspace import workspace
 PADDINGS = ("zeros", "reflect")
 
 
-def conv2d_forward(x, w, b, stride=1, padding="zeros"):
+def conv2d_forward(x, w, b, stride=1, padding="zeros", cols=None):
     """Convolution forward pass.
 
     Parameters
     ----------
     x : (N, C, H, W) input.  w : (F, C, KH, KW) weights.  b : (F,) bias or None.
     stride : int.  padding : "zeros" or "reflect" (PyTorch ReflectionPad2d semantics).
+    cols : optional (N, C*KH*KW, Ho*Wo) array to hold the im2col matrices; it is kept in the
+        cache so backward does not rebuild them (faster, more memory). Without it a shared
+        scratch buffer is used and backward rebuilds cols from x.
 
     Returns
     -------
@@ -39,17 +42,23 @@ def conv2d_forward(x, w, b, stride=1, padding="zeros"):
     out = np.empty((N, F, Ho, Wo), dtype=x.dtype)
     w2 = w.reshape(F, C * KH * KW)  # (F, C*KH*KW)
     pointwise = KH == 1 and KW == 1 and stride == 1
+    if pointwise:
+        cols = None
+    elif cols is not None and cols.shape != (N, C * KH * KW, Ho * Wo):
+        raise ValueError(f"conv2d_forward: cols has shape {cols.shape}, expected "
+                         f"{(N, C * KH * KW, Ho * Wo)}")
     for n in range(N):
         out_n = out[n].reshape(F, Ho * Wo)  # (F, Ho*Wo), a view
         if pointwise:
             np.matmul(w2, x[n].reshape(C, H * W), out=out_n)  # (F, C) @ (C, H*W)
         else:
-            cols = workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
-            im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols)
-            np.matmul(w2, cols, out=out_n)  # (F, C*KH*KW) @ (C*KH*KW, Ho*Wo)
+            cols_n = cols[n] if cols is not None else \
+                workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
+            im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols_n)
+            np.matmul(w2, cols_n, out=out_n)  # (F, C*KH*KW) @ (C*KH*KW, Ho*Wo)
     if b is not None:
         out += b.reshape(1, F, 1, 1)
-    cache = (x, w, b is not None, stride, padding)
+    cache = (x, w, b is not None, stride, padding, cols)
     return out, cache
 
 
@@ -72,9 +81,9 @@ def conv2d_backward(dout, cache):
         dx[n] = col2im(W2.T @ D)  (C*KH*KW, Ho*Wo) scattered back to (C, H, W)
         db = sum of dout over N, Ho, Wo
 
-    cols is rebuilt from the saved input rather than kept from forward (see workspace.py).
+    cols comes from the cache if forward kept it, else it is rebuilt from the saved input.
     """
-    x, w, has_bias, stride, padding = cache
+    x, w, has_bias, stride, padding, kept = cache
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
     pad = KH // 2
@@ -90,8 +99,11 @@ def conv2d_backward(dout, cache):
             dw2 += d @ xn.T
             np.matmul(w2.T, d, out=dx[n].reshape(C, H * W))  # (C, F) @ (F, H*W)
         else:
-            cols = workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
-            im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols)
+            if kept is not None:
+                cols = kept[n]  # (C*KH*KW, Ho*Wo)
+            else:
+                cols = workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
+                im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols)
             dw2 += d @ cols.T  # (F, Ho*Wo) @ (Ho*Wo, C*KH*KW)
             dcols = workspace("dcols", (C * KH * KW, Ho * Wo), x.dtype)
             np.matmul(w2.T, d, out=dcols)  # (C*KH*KW, F) @ (F, Ho*Wo)
