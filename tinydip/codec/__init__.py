@@ -1,4 +1,41 @@
-"""Deep Decoder codec: quantisation, the ``.tdd`` container, and classical baselines."""
+"""Deep Decoder image codec: an image stored as the weights of a small network that draws it.
+
+A Deep Decoder (Heckel & Hand, 2019) with k channels and 6 layers has N = 6k^2 + 12k + kc
+parameters (c = 1 or 3 image channels), far fewer than the image has pixels for moderate k.
+Fitting it to one image and storing its quantised weights is a lossy codec; k sets the rate.
+
+Usage::
+
+    from tinydip.codec import compress, decompress
+    result = compress(img, k=64, bits=8)     # img: HxWxC float32 in [0, 1]
+    open("img.tdd", "wb").write(result.data)
+    print(result.nbytes, result.psnr)        # PSNR of exactly what decompress returns
+    out = decompress("img.tdd")              # HxWxC float32, deterministic
+
+    tinydip compress photo.png -o photo.tdd --k 64 --bits 8 --report r.json --plot rd.png
+    tinydip decompress photo.tdd -o photo_decoded.png
+
+What a ``.tdd`` file stores (see :mod:`tinydip.codec.container` for the byte layout):
+
+* image height, width and channels; the architecture (k, layers, output channels, upsampling
+  mode, input scale); and the integer seed of the network input z. **z itself is not
+  stored**: the decoder regenerates it as ``default_rng(seed).random(...) * input_scale``;
+* the 1x1 convolution weights (d*k^2 + kc values) and, per BatchNorm, a folded per-channel
+  scale and shift (2*d*k values) -- exactly N numbers, each quantised uniformly per tensor
+  to ``bits`` bits (2..15 integer codes, 16 = float16, 32 = float32), packed and entropy
+  coded (lzma/zlib, whichever is smaller), plus one JSON header row per tensor.
+
+BatchNorm is folded with the batch statistics of the encoder's final forward pass, so
+decoding is a fixed feed-forward computation (:mod:`tinydip.codec.folded`). The encoder
+fine-tunes the folded network on the quantisation grid (:mod:`tinydip.codec.deepdecoder`).
+Baselines at equal size: JPEG (:func:`jpeg_at_size`) and Haar wavelet thresholding with N
+coefficients (:func:`haar_compress`); :mod:`tinydip.codec.ratedistortion` draws the curves.
+
+Modules: ``quantize`` (uniform per-tensor quantisation, bit packing), ``container`` (the
+``.tdd`` format), ``folded`` (BN folding, the BN-free decoder), ``deepdecoder`` (compress /
+decompress), ``baselines`` (JPEG, Haar), ``ratedistortion`` (comparison, figures), ``cli``
+(``tinydip compress`` / ``tinydip decompress``).
+"""
 
 from tinydip.codec.baselines import (
     HaarPyramid,
@@ -20,6 +57,13 @@ from tinydip.codec.container import (
     read_tdd,
     write_tdd,
 )
+from tinydip.codec.deepdecoder import (
+    CodecConfig,
+    CompressResult,
+    compress,
+    decompress,
+)
+from tinydip.codec.folded import fold_batchnorm
 from tinydip.codec.quantize import (
     QTensor,
     dequantize,
@@ -30,6 +74,11 @@ from tinydip.codec.quantize import (
 
 __all__ = [
     "CODEC_KEYS",
+    "CodecConfig",
+    "CompressResult",
+    "compress",
+    "decompress",
+    "fold_batchnorm",
     "FORMAT_VERSION",
     "MAGIC",
     "REQUIRED_KEYS",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..images import load_image, sample_image, save_image
-from .deepdecoder import CodecConfig, compress, decompress
+from .deepdecoder import CodecConfig, check_config, compress, decompress
 from .quantize import VALID_BITS
 
 _DEFAULTS = CodecConfig()
@@ -168,6 +168,7 @@ def run_compress(args) -> int:
     cfg = CodecConfig(k=args.k, layers=args.layers, bits=args.bits, iters=args.iters,
                       qat_iters=args.finetune_iters, lr=args.lr, seed=args.seed,
                       progress=False if args.quiet else None)
+    check_config(cfg, img.shape)
     print(f"compress: {name} ({H}x{W}x{C}), k={cfg.k}, {cfg.layers} layers, {cfg.bits} bits, "
           f"{cfg.iters} + {cfg.qat_iters} iterations", file=sys.stderr)
     result = compress(img, cfg)

@@ -59,13 +59,13 @@ class CodecConfig:
     k: int = 64  # channels per layer
     layers: int = 6  # the output is 2^(layers-1) times larger than z
     bits: int = 8  # precision of every stored tensor (2..15 codes, 16 float16, 32 float32)
-    iters: int = 2000  # Adam steps of the main fit
-    lr: float = 0.005  # learning rate of the main fit
-    reg_noise_std: float = 1.0 / 60  # input jitter sigma at the start of the fit ...
+    iters: int = 1500  # Adam steps of the main fit
+    lr: float = 0.01  # learning rate of the main fit
+    reg_noise_std: float = 0.0  # input jitter sigma at the start of the fit (0: none) ...
     reg_noise_decay: float = 0.5  # ... multiplied by this every reg_noise_every steps
     reg_noise_every: int = 200
-    qat_iters: int = 300  # quantisation-aware fine-tuning steps (0: post-training quantisation)
-    qat_lr: float = 0.0005
+    qat_iters: int = 400  # quantisation-aware fine-tuning steps (0: post-training quantisation)
+    qat_lr: float = 1e-4  # Adam learning rate of the fine-tuning
     seed: int = 0  # z, initial weights and jitter
     upsample_mode: str = "bilinear"
     input_scale: float = 0.1  # z ~ U(0, input_scale)
@@ -97,6 +97,7 @@ class CompressResult:
     best_iter: int
     qat_best_iter: int
     config: CodecConfig
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)  # the stored values, decoded
     history: list[dict] = field(default_factory=list)
 
     @property
@@ -120,25 +121,33 @@ def _check_image(img: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def check_config(cfg: CodecConfig, shape: tuple[int, ...]) -> dict:
+    """Validate settings for an image of ``shape`` (H, W, C); return the architecture dict."""
+    check_bits(cfg.bits)
+    if cfg.iters < 1:
+        raise ValueError(f"compress: iters must be >= 1, got {cfg.iters}")
+    if cfg.qat_iters < 0 or cfg.reg_noise_every < 0:
+        raise ValueError("compress: qat_iters and reg_noise_every must be >= 0")
+    H, W, C = shape
+    if C not in (1, 3):
+        raise ValueError(f"compress: expected 1 or 3 channels, got {C}")
+    arch = cfg.architecture(C)
+    m = 2 ** (cfg.layers - 1)
+    if H < m or W < m:
+        raise ValueError(f"compress: a {cfg.layers}-layer decoder needs an image of at least "
+                         f"{m}x{m} pixels, got {H}x{W}")
+    return arch
+
+
 def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) -> CompressResult:
     """Compress an HxWxC float image in [0, 1] into a ``.tdd`` file (bytes in the result).
 
     ``config`` / ``overrides``: :class:`CodecConfig` fields.
     """
     cfg = replace(config or CodecConfig(), **overrides)
-    check_bits(cfg.bits)
-    for name in ("iters", "reg_noise_every"):
-        if getattr(cfg, name) < (1 if name == "iters" else 0):
-            raise ValueError(f"compress: {name} must be positive, got {getattr(cfg, name)}")
-    if cfg.qat_iters < 0:
-        raise ValueError(f"compress: qat_iters must be >= 0, got {cfg.qat_iters}")
     arr = _check_image(img)
     H, W, C = arr.shape
-    arch = cfg.architecture(C)
-    m = 2 ** (cfg.layers - 1)
-    if H < m or W < m:
-        raise ValueError(f"compress: a {cfg.layers}-layer decoder needs an image of at least "
-                         f"{m}x{m} pixels, got {H}x{W}")
+    arch = check_config(cfg, arr.shape)
     start = time.perf_counter()
     target = to_tensor(arr)
     z = decoder_input(arch, H, W, cfg.seed)
@@ -186,7 +195,8 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
         psnr_ptq=psnr_ptq, num_parameters=n_params, stored_values=stored,
         fit_seconds=fit_seconds, qat_seconds=qat_seconds, encode_seconds=encode_seconds,
         decode_seconds=decode_seconds,
-        best_iter=res.best_iter, qat_best_iter=qat_best_iter, config=cfg, history=history)
+        best_iter=res.best_iter, qat_best_iter=qat_best_iter, config=cfg,
+        tensors={n: quantised(v, cfg.bits) for n, v in best.items()}, history=history)
 
 
 def _finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: np.ndarray,

@@ -155,7 +155,8 @@ def plot_rate_distortion(img: np.ndarray, rd: dict, path: str | os.PathLike,
     jc = rd["jpeg_curve"]
     ax.plot([p["bits_per_pixel"] for p in jc], [p["psnr"] for p in jc], "s--",
             color="tab:orange", label="JPEG (quality sweep)", markersize=4)
-    ax.plot(bpp, [p["jpeg_equal_size"]["psnr"] for p in pts], "s", color="tab:red",
+    ax.plot([p["jpeg_equal_size"]["bits_per_pixel"] for p in pts],
+            [p["jpeg_equal_size"]["psnr"] for p in pts], "s", color="tab:red",
             label="JPEG at the .tdd size", markersize=7, fillstyle="none")
     ax.plot(bpp, [p["haar_equal_coefficients"]["psnr"] for p in pts], "^-", color="tab:green",
             label="Haar, same # coefficients\n(coefficient storage not counted)")

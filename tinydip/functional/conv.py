@@ -7,6 +7,7 @@ P = KH // 2 and Ho = floor((H + 2P - KH)/S) + 1 (so stride 2 halves even sizes).
 import numpy as np
 
 from ..kernels import col2im, conv_out_size, im2col
+from .gemm import gemm, gemm_nt_acc
 from .workspace import workspace
 
 PADDINGS = ("zeros", "reflect")
@@ -50,12 +51,12 @@ def conv2d_forward(x, w, b, stride=1, padding="zeros", cols=None):
     for n in range(N):
         out_n = out[n].reshape(F, Ho * Wo)  # (F, Ho*Wo), a view
         if pointwise:
-            np.matmul(w2, x[n].reshape(C, H * W), out=out_n)  # (F, C) @ (C, H*W)
+            gemm(w2, x[n].reshape(C, H * W), out_n)  # (F, C) @ (C, H*W)
         else:
             cols_n = cols[n] if cols is not None else \
                 workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
             im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols_n)
-            np.matmul(w2, cols_n, out=out_n)  # (F, C*KH*KW) @ (C*KH*KW, Ho*Wo)
+            gemm(w2, cols_n, out_n)  # (F, C*KH*KW) @ (C*KH*KW, Ho*Wo)
     if b is not None:
         out += b.reshape(1, F, 1, 1)
     cache = (x, w, b is not None, stride, padding, cols)
@@ -96,17 +97,17 @@ def conv2d_backward(dout, cache):
         d = dout[n].reshape(F, Ho * Wo)  # (F, Ho*Wo)
         if pointwise:
             xn = x[n].reshape(C, H * W)  # (C, H*W)
-            dw2 += d @ xn.T
-            np.matmul(w2.T, d, out=dx[n].reshape(C, H * W))  # (C, F) @ (F, H*W)
+            gemm_nt_acc(d, xn, dw2)  # dw2 += (F, H*W) @ (H*W, C)
+            gemm(w2.T, d, dx[n].reshape(C, H * W))  # (C, F) @ (F, H*W)
         else:
             if kept is not None:
                 cols = kept[n]  # (C*KH*KW, Ho*Wo)
             else:
                 cols = workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
                 im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols)
-            dw2 += d @ cols.T  # (F, Ho*Wo) @ (Ho*Wo, C*KH*KW)
+            gemm_nt_acc(d, cols, dw2)  # dw2 += (F, Ho*Wo) @ (Ho*Wo, C*KH*KW)
             dcols = workspace("dcols", (C * KH * KW, Ho * Wo), x.dtype)
-            np.matmul(w2.T, d, out=dcols)  # (C*KH*KW, F) @ (F, Ho*Wo)
+            gemm(w2.T, d, dcols)  # (C*KH*KW, F) @ (F, Ho*Wo)
             dxn = dx[n]
             dxn[...] = 0
             col2im(dcols, KH, KW, stride, pad, padding == "reflect", dxn)

@@ -1,0 +1,86 @@
+"""Matrix products for convolutions, parallelised by tinydip instead of by the BLAS.
+
+Why: OpenBLAS's own threads synchronise by spinning. On 2 cores shared with anything else
+(a browser, a second job, the test runner), a 2-thread OpenBLAS GEMM waits for a descheduled
+thread and slows down 2-7x, at worst 30x (measured here: 136 -> 489 ms for one dW product under
+load). Splitting the product into independent blocks, each a single-threaded BLAS call, run by a
+small pool of Python threads (NumPy releases the GIL inside matmul) degrades gracefully instead:
+a busy core just takes fewer blocks.
+
+So on first use tinydip sets the BLAS to one thread (threadpoolctl) and runs ``threads`` blocks
+at a time; ``set_threads(n)`` changes that (``set_threads(1)`` = plain serial BLAS calls).
+Products are split along the pixel axis, the long one in a convolution:
+
+    out (F, P) = A (F, K) @ B (K, P)      -> column blocks of B and out
+    acc (F, K) += D (F, P) @ C (K, P)^T   -> blocks of the shared P axis, partial sums added
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+_MIN_BLOCK = 1024  # columns per block: narrower blocks lose BLAS efficiency
+_MIN_FLOPS = 2e7  # smaller products are not worth dispatching
+_state: dict = {"threads": None, "pool": None}
+
+
+def set_threads(n: int | None = None) -> int:
+    """Use ``n`` threads for convolution products (default: numba's thread count).
+
+    With n > 1 the BLAS is limited to one thread process-wide (threadpoolctl) and tinydip runs
+    n single-threaded products at once; with n = 1 products are plain serial BLAS calls with the
+    BLAS's own threading left as it is. Returns the number in use.
+    """
+    n = numba.get_num_threads() if n is None else int(n)
+    if n < 1:
+        raise ValueError(f"set_threads: need at least one thread, got {n}")
+    if n > 1:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+            n = 1
+        else:
+            threadpool_limits(1, user_api="blas")
+    old = _state["pool"]
+    _state["pool"] = ThreadPoolExecutor(n, thread_name_prefix="tinydip-gemm") if n > 1 else None
+    _state["threads"] = n
+    if old is not None:
+        old.shutdown(wait=True)
+    return n
+
+
+def _pool_and_blocks(rows: int, inner: int, cols: int):
+    if _state["threads"] is None:
+        set_threads()
+    pool = _state["pool"]
+    if pool is None or 2.0 * rows * inner * cols < _MIN_FLOPS or cols < 2 * _MIN_BLOCK:
+        return None, None
+    nblocks = min(2 * _state["threads"], cols // _MIN_BLOCK)  # 2 per thread: load balance
+    step = -(-cols // nblocks)
+    return pool, [(i, min(i + step, cols)) for i in range(0, cols, step)]
+
+
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a @ b for a (M, K), b (K, P), out (M, P), split into column blocks."""
+    pool, blocks = _pool_and_blocks(a.shape[0], a.shape[1], b.shape[1])
+    if pool is None:
+        return np.matmul(a, b, out=out)
+    futures = [pool.submit(np.matmul, a, b[:, i:j], out=out[:, i:j]) for i, j in blocks]
+    for f in futures:
+        f.result()
+    return out
+
+
+def gemm_nt_acc(d: np.ndarray, c: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """acc += d @ c.T for d (M, P), c (K, P), acc (M, K); blocks of the shared P axis."""
+    pool, blocks = _pool_and_blocks(d.shape[0], c.shape[0], d.shape[1])
+    if pool is None:
+        acc += d @ c.T
+        return acc
+    futures = [pool.submit(np.matmul, d[:, i:j], c[:, i:j].T) for i, j in blocks]
+    for f in futures:
+        acc += f.result()
+    return acc
