@@ -5,17 +5,25 @@ All keep the input dtype (Python-float scalars do not promote float32 arrays).
 
 import numpy as np
 
+from ..kernels import leaky_relu_backward as _lrelu_bwd
+from ..kernels import leaky_relu_forward as _lrelu_fwd
+
 
 def leaky_relu_forward(x, slope=0.01):
     """out = x if x > 0 else slope * x  (slope = 0 is ReLU). Returns out, cache."""
-    out = np.where(x > 0, x, x * slope)
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    _lrelu_fwd(x.reshape(-1), slope, out.reshape(-1))
     return out, (x, slope)
 
 
 def leaky_relu_backward(dout, cache):
     """dx = dout if x > 0 else slope * dout."""
     x, slope = cache
-    return np.where(x > 0, dout, dout * slope)
+    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    dx = np.empty_like(x)
+    _lrelu_bwd(dout.reshape(-1), x.reshape(-1), slope, dx.reshape(-1))
+    return dx
 
 
 def sigmoid_forward(x):
