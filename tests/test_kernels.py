@@ -37,6 +37,8 @@ KERNELS = {
     "bn_backward": "batchnorm",
     "invstd": "batchnorm",
     "adam_update": "elementwise",
+    "leaky_relu_forward": "elementwise",
+    "leaky_relu_backward": "elementwise",
 }
 
 TOL = {np.float64: 1e-12, np.float32: 1e-6}
@@ -414,6 +416,20 @@ def test_adam_update_matches_hand_formula(impl, dtype):
             np.testing.assert_allclose(got, want, rtol=TOL[dtype] * 10, atol=TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+def test_leaky_relu_kernels_match_numpy(impl, dtype, slope):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(50).astype(dtype)
+    g = rng.standard_normal(50).astype(dtype)
+    out, dx = np.empty_like(x), np.empty_like(x)
+    kernel("leaky_relu_forward", impl)(x, slope, out)
+    kernel("leaky_relu_backward", impl)(g, x, slope, dx)
+    np.testing.assert_array_equal(out, np.where(x > 0, x, slope * x))
+    np.testing.assert_array_equal(dx, np.where(x > 0, g, slope * g))
+    assert out.dtype == dx.dtype == dtype
+
+
 # ----------------------------------------------------------------------------------------------
 # jitted == plain on identical inputs, kernel by kernel
 # ----------------------------------------------------------------------------------------------
@@ -443,6 +459,8 @@ def _kernel_calls(rng):
         "invstd": lambda: (var, 1e-5, np.zeros(3)),
         "adam_update": lambda: (p.copy(), g, m.copy(), v.copy(), 1e-2, 0.9, 0.999, 1e-8,
                                 0.19, 0.002),
+        "leaky_relu_forward": lambda: (p, 0.2, np.zeros(9)),
+        "leaky_relu_backward": lambda: (g, p, 0.2, np.zeros(9)),
     }
 
 
