@@ -33,7 +33,7 @@ from ..metrics import psnr
 from ..models import decoder_num_parameters
 from ..nn import Conv2d, Parameter
 from ..optim import Adam
-from .container import CodecError, decode_tdd, encode_tdd, read_tdd
+from .container import CodecError, decode_tdd, describe_tdd, encode_tdd, read_tdd
 from .folded import (
     build_decoder,
     check_architecture,
@@ -64,7 +64,7 @@ class CodecConfig:
     reg_noise_std: float = 0.0  # input jitter sigma at the start of the fit (0: none) ...
     reg_noise_decay: float = 0.5  # ... multiplied by this every reg_noise_every steps
     reg_noise_every: int = 200
-    qat_iters: int = 400  # quantisation-aware fine-tuning steps (0: post-training quantisation)
+    qat_iters: int = 300  # quantisation-aware fine-tuning steps (0: post-training quantisation)
     qat_lr: float = 1e-4  # Adam learning rate of the fine-tuning
     seed: int = 0  # z, initial weights and jitter
     upsample_mode: str = "bilinear"
@@ -97,6 +97,7 @@ class CompressResult:
     best_iter: int
     qat_best_iter: int
     config: CodecConfig
+    fit_iters_run: int = 0  # < config.iters if the fit was interrupted (Ctrl-C)
     tensors: dict[str, np.ndarray] = field(default_factory=dict)  # the stored values, decoded
     history: list[dict] = field(default_factory=list)
 
@@ -153,7 +154,8 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
     z = decoder_input(arch, H, W, cfg.seed)
     net = build_decoder(arch, cfg.seed)
 
-    # 1. fit, keeping the weights of the best training loss
+    # 1. fit, keeping the weights of the best training loss (Ctrl-C ends it early: the best
+    #    weights so far are then compressed)
     res = fit(net, target, z=z, iters=cfg.iters, lr=cfg.lr, reg_noise_std=cfg.reg_noise_std,
               reg_noise_decay=cfg.reg_noise_decay, reg_noise_every=cfg.reg_noise_every,
               output="best", seed=cfg.seed, progress=cfg.progress, keep_best_state=True)
@@ -188,6 +190,8 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
     u8 = np.round(np.clip(decoded.astype(np.float64), 0, 1) * 255) / 255
     n_params = decoder_num_parameters(cfg.k, cfg.layers, C)
     stored = sum(int(np.prod(s)) for s in tensor_shapes(arch).values())
+    assert n_params == net.num_parameters() == stored, (n_params, net.num_parameters(), stored)
+    assert cfg.layers != 6 or n_params == 6 * cfg.k**2 + 12 * cfg.k + cfg.k * C
     history = [{"stage": "fit", **r} for r in res.history] + \
         [{"stage": "qat", **r} for r in qat_hist]
     return CompressResult(
@@ -196,6 +200,7 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
         fit_seconds=fit_seconds, qat_seconds=qat_seconds, encode_seconds=encode_seconds,
         decode_seconds=decode_seconds,
         best_iter=res.best_iter, qat_best_iter=qat_best_iter, config=cfg,
+        fit_iters_run=res.iters_run,
         tensors={n: quantised(v, cfg.bits) for n, v in best.items()}, history=history)
 
 
@@ -218,7 +223,8 @@ def _finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: n
         full = net(z)
         out = full[:, :, :H, :W]
         loss, dout = mse_loss(out, target)
-        history.append({"iter": it, "loss": loss, "psnr": psnr(out, target)})
+        history.append({"iter": it, "loss": loss,
+                        "psnr": float(10 * np.log10(1 / loss)) if loss > 0 else np.inf})
         if loss < best_loss:
             best_loss, best_iter = loss, it
             best = {n: s.data.copy() for n, s in shadows.items()}
@@ -287,17 +293,21 @@ def stats(result: CompressResult) -> dict:
     raw = H * W * C
     n = result.nbytes
     cfg = result.config
+    layout = describe_tdd(result.data)
     return {
         "height": H, "width": W, "channels": C, "k": cfg.k, "layers": cfg.layers,
         "bits": cfg.bits, "file_bytes": n, "bits_per_pixel": 8 * n / (H * W),
         "raw_bytes": raw, "compression_ratio": raw / n,
         "num_parameters": result.num_parameters, "stored_values": result.stored_values,
+        "header_bytes": layout["prefix_bytes"] + layout["header_bytes"],
+        "payload_bytes": layout["payload_bytes"], "payload": layout["packing"] + "+" +
+        layout["compression"],
         "psnr": result.psnr, "psnr_float": result.psnr_float,
         "psnr_before_finetune": result.psnr_ptq,
         "encode_seconds": result.encode_seconds, "decode_seconds": result.decode_seconds,
         "fit_seconds": result.fit_seconds,
         "finetune_seconds": result.qat_seconds, "fit_best_iter": result.best_iter,
-        "finetune_best_iter": result.qat_best_iter,
+        "finetune_best_iter": result.qat_best_iter, "fit_iters_run": result.fit_iters_run,
         "config": {k: v for k, v in asdict(cfg).items() if k != "progress"},
     }
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..functional import batchnorm_backward, batchnorm_forward
 from ..models import deep_decoder
 from ..nn import BatchNorm2d, Conv2d, Module, Parameter, ReLU, Sequential, Sigmoid, Upsample
 from ..nn.module import check_input
@@ -33,6 +34,9 @@ ARCH_KEYS = ("k", "layers", "out_channels", "upsample_mode", "input_scale")
 class ChannelAffine(Module):
     """out = scale[c] * x + shift[c] per channel: a BatchNorm with frozen statistics, folded.
 
+    Runs on the BatchNorm kernels with mean 0 and inverse std 1, which then compute exactly
+    ``x * scale + shift`` in float32 (the same arithmetic as the train-mode BatchNorm).
+
     Notes
     -----
     Backward, with g = dL/dout summed over (N, H, W) per channel:
@@ -43,18 +47,22 @@ class ChannelAffine(Module):
         self.num_features = num_features
         self.scale = Parameter(np.ones(num_features, dtype=dtype))
         self.shift = Parameter(np.zeros(num_features, dtype=dtype))
+        self._zeros = np.zeros(num_features, dtype=dtype)
+        self._ones = np.ones(num_features, dtype=dtype)
         self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input("ChannelAffine", x, self.num_features, self.scale.data.dtype)
-        self._cache = x
-        return x * self.scale.data[None, :, None, None] + self.shift.data[None, :, None, None]
+        out, self._cache = batchnorm_forward(x, self.scale.data, self.shift.data, self._zeros,
+                                             self._ones, train=False, eps=0.0)
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        x = self._need_cache(self._cache)
-        self.scale.grad += np.einsum("nchw,nchw->c", dout, x)
-        self.shift.grad += dout.sum(axis=(0, 2, 3))
-        return dout * self.scale.data[None, :, None, None]
+        dx, dscale, dshift = batchnorm_backward(np.ascontiguousarray(dout),
+                                                self._need_cache(self._cache))
+        self.scale.grad += dscale
+        self.shift.grad += dshift
+        return dx
 
     def extra_repr(self) -> str:
         return f"{self.num_features}"

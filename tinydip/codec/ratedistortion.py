@@ -113,15 +113,19 @@ def rate_distortion(img: np.ndarray, ks: Sequence[int], config: CodecConfig | No
 
 
 def markdown_table(points: Sequence[dict]) -> str:
-    """One row per decoder point: size, k, bytes, bpp, ratio, PSNRs, encode seconds."""
-    head = ("| image | k | params | bytes | bpp | ratio | Deep Decoder PSNR | JPEG PSNR (q) "
-            "| Haar PSNR | encode s |\n|---|---|---|---|---|---|---|---|---|---|")
+    """One row per decoder point: size, k, bytes (of which header), bpp, ratio, PSNRs, encode s.
+
+    JPEG is at the largest quality whose file is not larger than the ``.tdd`` file; Haar keeps
+    as many coefficients as the decoder has parameters. PSNRs in dB of 8-bit images.
+    """
+    head = ("| image | k | params | bytes (header) | bpp | ratio | Deep Decoder PSNR "
+            "| JPEG PSNR (q) | Haar PSNR | encode s |\n|---|---|---|---|---|---|---|---|---|---|")
     rows = [head]
     for p in points:
         j, h = p["jpeg_equal_size"], p["haar_equal_coefficients"]
         jq = f"{j['psnr']:.2f} (q{j['quality']}{', over size' if j['exceeds'] else ''})"
         rows.append(f"| {p['height']}x{p['width']} | {p['k']} | {p['num_parameters']} | "
-                    f"{p['file_bytes']} | {p['bits_per_pixel']:.3f} | "
+                    f"{p['file_bytes']} ({p['header_bytes']}) | {p['bits_per_pixel']:.3f} | "
                     f"{p['compression_ratio']:.1f} | {p['psnr']:.2f} | {jq} | "
                     f"{h['psnr']:.2f} | {p['encode_seconds']:.1f} |")
     return "\n".join(rows)
@@ -165,7 +169,7 @@ def plot_rate_distortion(img: np.ndarray, rd: dict, path: str | os.PathLike,
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel("PSNR (dB)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     h, w = img.shape[:2]
     ax.set_title(title or f"rate-distortion, {h}x{w}")
     p = next(p for p in pts if p["k"] == show_k)

@@ -1,0 +1,158 @@
+"""Tests for tinydip.codec.cli: ``tinydip compress`` / ``tinydip decompress`` and error paths."""
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from tinydip.cli.main import main
+from tinydip.codec.container import MAGIC, encode_tdd
+from tinydip.codec.deepdecoder import decompress
+from tinydip.images import load_image, sample_image, save_image
+
+FAST = ["--k", "8", "--layers", "4", "--iters", "30", "--finetune-iters", "5", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A 32x32 PNG and its .tdd (+ report), made once through the CLI."""
+    d = tmp_path_factory.mktemp("codec_cli")
+    png = d / "in.png"
+    save_image(png, sample_image(32))
+    tdd, rep = d / "in.tdd", d / "r.json"
+    assert main(["compress", str(png), "-o", str(tdd), "--report", str(rep), *FAST]) == 0
+    return {"dir": d, "png": png, "tdd": tdd, "report": rep}
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("tinydip: error: ") and err.endswith("\n")
+    assert err.count("\n") == 1, err
+    return err
+
+
+def test_compress_report(files, capsys):
+    rep = json.loads(files["report"].read_text())
+    k, c = 8, 3
+    assert rep["num_parameters"] == 4 * k * k + 8 * k + k * c == rep["stored_values"]
+    assert rep["file_bytes"] == files["tdd"].stat().st_size
+    assert rep["raw_bytes"] == 32 * 32 * 3
+    assert rep["compression_ratio"] == pytest.approx(rep["raw_bytes"] / rep["file_bytes"])
+    assert rep["bits_per_pixel"] == pytest.approx(8 * rep["file_bytes"] / (32 * 32))
+    for key in ("psnr", "encode_seconds", "decode_seconds", "psnr_float"):
+        assert np.isfinite(rep[key])
+    assert rep["jpeg_equal_size"]["bytes"] <= rep["file_bytes"] or \
+        rep["jpeg_equal_size"]["exceeds"]
+    assert rep["haar_equal_coefficients"]["keep"] == rep["num_parameters"]
+    assert np.isfinite(rep["haar_equal_coefficients"]["psnr"])
+
+
+def test_compress_stdout(tmp_path, capsys):
+    out = tmp_path / "s.tdd"
+    assert main(["compress", "-o", str(out), "--size", "32", *FAST]) == 0
+    text = capsys.readouterr().out
+    assert "bpp" in text and "JPEG" in text and "Haar" in text and "PSNR" in text
+    assert "not stored" in text
+
+
+def test_decompress_cli(files, capsys):
+    out = files["dir"] / "out.png"
+    assert main(["decompress", str(files["tdd"]), "-o", str(out)]) == 0
+    assert "32x32x3" in capsys.readouterr().out
+    u8 = np.round(np.clip(decompress(files["tdd"]).astype(np.float64), 0, 1) * 255) / 255
+    got = load_image(out)
+    assert np.array_equal(got, u8.astype(np.float32))
+    out2 = files["dir"] / "out2.png"
+    assert main(["decompress", str(files["tdd"]), "-o", str(out2)]) == 0
+    assert np.array_equal(load_image(out2), got)
+
+
+def test_bits_option_cli(files, tmp_path):
+    sizes = {}
+    for bits in ("4", "16"):
+        out = tmp_path / f"b{bits}.tdd"
+        assert main(["compress", str(files["png"]), "-o", str(out), "--bits", bits, *FAST]) == 0
+        sizes[bits] = out.stat().st_size
+        assert decompress(out).shape == (32, 32, 3)
+    assert sizes["4"] < files["tdd"].stat().st_size < sizes["16"]
+
+
+def corruptions(data: bytes) -> dict[str, bytes]:
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF
+    future = bytearray(data)
+    future[8:10] = struct.pack("<H", 99)
+    return {"corrupt": bytes(flipped), "truncated": data[: len(data) - 20],
+            "truncated_tiny": data[:5], "empty": b"", "future": bytes(future)}
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "truncated", "truncated_tiny", "empty", "future"])
+def test_decompress_bad_file_exits_2(files, tmp_path, capsys, kind):
+    bad = tmp_path / "bad.tdd"
+    bad.write_bytes(corruptions(files["tdd"].read_bytes())[kind])
+    capsys.readouterr()
+    assert main(["decompress", str(bad), "-o", str(tmp_path / "x.png")]) == 2
+    err = one_error_line(capsys)
+    expected = {"corrupt": "corrupt", "truncated": "truncated", "truncated_tiny": "",
+                "empty": "truncated", "future": "newer"}[kind]
+    assert expected in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_decompress_foreign_file_exits_2(files, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["decompress", str(files["png"]), "-o", str(tmp_path / "x.png")]) == 2
+    assert "not a tinydip .tdd file" in one_error_line(capsys)
+    other = tmp_path / "other.tdd"  # a valid container that does not hold a Deep Decoder
+    other.write_bytes(encode_tdd({"height": 4, "width": 4, "channels": 1, "seed": 0,
+                                  "architecture": {}}, {"x": np.zeros(3)}, 8))
+    assert main(["decompress", str(other), "-o", str(tmp_path / "x.png")]) == 2
+    assert "not a Deep Decoder file" in one_error_line(capsys)
+    assert MAGIC == other.read_bytes()[:8]
+
+
+def test_missing_files_exit_2(tmp_path, capsys):
+    assert main(["decompress", str(tmp_path / "nope.tdd"), "-o", str(tmp_path / "x.png")]) == 2
+    assert "not found" in one_error_line(capsys)
+    assert main(["compress", str(tmp_path / "nope.png"), "-o", str(tmp_path / "x.tdd"),
+                 *FAST]) == 2
+    assert "not found" in one_error_line(capsys)
+    assert main(["compress", "-o", str(tmp_path / "no" / "dir" / "x.tdd"), "--size", "32",
+                 *FAST]) == 2
+    assert "does not exist" in one_error_line(capsys)
+
+
+def test_compress_image_too_small_exits_2(tmp_path, capsys):
+    png = tmp_path / "small.png"
+    save_image(png, sample_image(16))
+    assert main(["compress", str(png), "-o", str(tmp_path / "x.tdd"), "--layers", "6"]) == 2
+    assert "at least 32x32" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("args", [["--bits", "1"], ["--bits", "x"], ["--k", "0"]])
+def test_bad_options_exit_2(tmp_path, capsys, args):
+    with pytest.raises(SystemExit) as exc:
+        main(["compress", "-o", str(tmp_path / "x.tdd"), *args])
+    assert exc.value.code == 2
+    one_error_line(capsys)
+
+
+def test_plot(files, tmp_path, capsys):
+    fig = tmp_path / "rd.png"
+    rep = tmp_path / "r.json"
+    assert main(["compress", str(files["png"]), "-o", str(tmp_path / "p.tdd"), "--plot",
+                 str(fig), "--plot-ks", "4", "--report", str(rep), *FAST]) == 0
+    assert fig.stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert "| 32x32 | 4 |" in out and "| 32x32 | 8 |" in out
+    rd = json.loads(rep.read_text())["rate_distortion"]
+    assert [p["k"] for p in rd["decoder"]] == [4, 8]
+    assert len(rd["jpeg_curve"]) >= 5
+
+
+def test_help_mentions_z_not_stored(capsys):
+    with pytest.raises(SystemExit):
+        main(["compress", "--help"])
+    text = capsys.readouterr().out
+    assert "NOT stored" in text and "seed" in text
