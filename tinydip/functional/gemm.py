@@ -30,20 +30,19 @@ _state: dict = {"threads": None, "pool": None}
 def set_threads(n: int | None = None) -> int:
     """Use ``n`` threads for convolution products (default: numba's thread count).
 
-    With n > 1 the BLAS is limited to one thread process-wide (threadpoolctl) and tinydip runs
-    n single-threaded products at once; with n = 1 products are plain serial BLAS calls with the
-    BLAS's own threading left as it is. Returns the number in use.
+    The BLAS is limited to one thread process-wide (threadpoolctl) and tinydip runs n
+    single-threaded products at once (n = 1: plain serial calls, e.g. NUMBA_NUM_THREADS=1).
+    Returns the number in use.
     """
     n = numba.get_num_threads() if n is None else int(n)
     if n < 1:
         raise ValueError(f"set_threads: need at least one thread, got {n}")
-    if n > 1:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-            n = 1
-        else:
-            threadpool_limits(1, user_api="blas")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        n = 1
+    else:
+        threadpool_limits(1, user_api="blas")
     old = _state["pool"]
     _state["pool"] = ThreadPoolExecutor(n, thread_name_prefix="tinydip-gemm") if n > 1 else None
     _state["threads"] = n

@@ -1,0 +1,335 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 2 — Convolution, from loops to kernels
+#
+# Convolutions are almost all of Deep Image Prior's running time: the paper's U-Net has
+# 26 of them, run forward and backward thousands of times. This chapter builds the
+# convolution three times, each time faster, and checks that all three compute *the same
+# numbers*:
+#
+# 1. seven nested Python loops — the definition, written out;
+# 2. **im2col** — copy every input patch into the column of a matrix, then do the whole
+#    convolution as *one* matrix product;
+# 3. tinydip's numba kernels (`tinydip.functional.conv2d_forward`), which do exactly that,
+#    without ever building a padded copy of the input.
+#
+# Then we derive the backward pass as two more matrix products and a `col2im`, the exact
+# transpose of `im2col`.
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from tinydip import functional as F
+from tinydip.gradcheck import numerical_grad, rel_error
+from tinydip.kernels import col2im, conv_out_size, im2col
+from tinydip.tutorial import Tutorial
+
+TUTORIAL = Tutorial("02", globals().get("__file__"))  # quick mode, figure folder
+QUICK, OUT, show = TUTORIAL.quick, TUTORIAL.out, TUTORIAL.show
+T0 = time.perf_counter()
+
+
+def best_time(f, repeat=5):
+    """Best wall-clock time of `repeat` calls (the minimum is the least disturbed run)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+# sizes: (batch, channels in, height = width, filters out)
+N, C, H, FILTERS = (1, 3, 12, 4) if QUICK else (1, 8, 24, 16)
+BIG_C, BIG_H = (32, 32) if QUICK else (64, 64)  # for timing the fast versions
+print("quick mode" if QUICK else "full mode", f"- small problem {N}x{C}x{H}x{H} -> {FILTERS}")
+
+# %% [markdown]
+# ## 1. The definition: seven loops
+#
+# A 2-D convolution layer (really a cross-correlation) with weights $w$ of shape
+# $(F, C, K, K)$, bias $b$, stride $S$ and zero padding $P = \lfloor K/2 \rfloor$:
+#
+# $$\mathrm{out}[n, f, y, x] = b[f] + \sum_{c=0}^{C-1} \sum_{i=0}^{K-1} \sum_{j=0}^{K-1}
+#     w[f, c, i, j]\; x_{\mathrm{pad}}[n, c,\; yS + i,\; xS + j],$$
+#
+# with output size $H_o = \lfloor (H + 2P - K)/S \rfloor + 1$. Four loops over the output
+# $(n, f, y, x)$, three over the sum $(c, i, j)$. Written out literally:
+
+# %%
+def conv_loops(x, w, b, stride=1):
+    """Seven nested loops. Obviously right, hopelessly slow."""
+    n_, c_, h_, w_ = x.shape
+    f_, _, k, _ = w.shape
+    p = k // 2
+    ho, wo = conv_out_size(h_, k, stride, p), conv_out_size(w_, k, stride, p)
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))  # zero padding
+    out = np.zeros((n_, f_, ho, wo), dtype=x.dtype)
+    for n in range(n_):
+        for f in range(f_):
+            for y in range(ho):
+                for xo in range(wo):
+                    acc = b[f]
+                    for c in range(c_):
+                        for i in range(k):
+                            for j in range(k):
+                                acc += w[f, c, i, j] * xp[n, c, y * stride + i, xo * stride + j]
+                    out[n, f, y, xo] = acc
+    return out
+
+
+rng = np.random.default_rng(0)
+x = rng.standard_normal((N, C, H, H))  # float64: we want to compare to ~1e-15
+w = rng.standard_normal((FILTERS, C, 3, 3)) / np.sqrt(C * 9)
+b = rng.standard_normal(FILTERS)
+
+t_loops = best_time(lambda: conv_loops(x, w, b), repeat=1 if not QUICK else 2)
+out_loops = conv_loops(x, w, b)
+macs = N * FILTERS * H * H * C * 9
+print(f"seven loops: {out_loops.shape}, {macs:,} multiply-adds in {t_loops:.3f} s "
+      f"({t_loops / macs * 1e9:.0f} ns each)")
+
+# %% [markdown]
+# Hundreds of nanoseconds per multiply-add: the interpreter spends its time deciding what
+# `*` means, not multiplying. A modern CPU core does a few *billion* multiply-adds per
+# second if we let it — that is what matrix-multiplication libraries (BLAS) are for.
+#
+# ## 2. im2col: a convolution is one matrix product
+#
+# Look at the inner three loops: for a fixed output pixel $(y, x)$ they take the
+# $C \times K \times K$ patch of the input under the kernel and dot it with each filter.
+# Stack all those patches as **columns** of a matrix
+#
+# $$\mathrm{cols}[(c, i, j),\ (y, x)] = x_{\mathrm{pad}}[c,\; yS + i,\; xS + j]
+#   \qquad \text{shape } (C K^2,\ H_o W_o)$$
+#
+# and flatten the weights to $W_2$ of shape $(F, C K^2)$. Then, per image,
+#
+# $$\mathrm{out} = W_2 \,\mathrm{cols} + b \qquad (F, CK^2) \times (CK^2, H_oW_o).$$
+#
+# NumPy can build `cols` without any Python loop: `sliding_window_view` gives a *view* of
+# all $K \times K$ windows, and one reshape copies them into place.
+
+# %%
+def im2col_numpy(x1, k, stride=1):
+    """One image (C, H, W) -> cols (C*k*k, Ho*Wo), zero padding k // 2."""
+    p = k // 2
+    xp = np.pad(x1, ((0, 0), (p, p), (p, p)))
+    win = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::stride, ::stride]  # (C,Ho,Wo,k,k)
+    c_, ho, wo = win.shape[:3]
+    return win.transpose(0, 3, 4, 1, 2).reshape(c_ * k * k, ho * wo)  # rows ordered (c, i, j)
+
+
+def conv_im2col(x, w, b, stride=1):
+    n_, f_, k = x.shape[0], w.shape[0], w.shape[2]
+    w2 = w.reshape(f_, -1)  # (F, C*k*k)
+    outs = []
+    for n in range(n_):
+        cols = im2col_numpy(x[n], k, stride)
+        outs.append(w2 @ cols + b[:, None])  # ONE matrix product per image
+    ho = conv_out_size(x.shape[2], k, stride, k // 2)
+    return np.stack(outs).reshape(n_, f_, ho, -1)
+
+
+out_im2col = conv_im2col(x, w, b)
+t_im2col = best_time(lambda: conv_im2col(x, w, b))
+err_im2col = rel_error(out_im2col, out_loops)
+print(f"im2col + matmul: rel_error vs loops {err_im2col:.1e}, {t_im2col * 1e3:.2f} ms "
+      f"-> {t_loops / t_im2col:,.0f}x faster")
+
+# %% [markdown]
+# Here is what `cols` looks like for a tiny two-channel 4x4 image whose pixels are numbered
+# (channel 0: 1–16, channel 1: 101–116). Each **column** is one output position's 3x3x2
+# receptive field; each **row** is one kernel tap $(c, i, j)$ seen at every position — the
+# image shifted by $(i-1, j-1)$. Zeros are the padding.
+
+# %%
+demo = np.stack([np.arange(1, 17), np.arange(101, 117)]).reshape(2, 4, 4).astype(float)
+demo_cols = im2col_numpy(demo, 3)
+
+fig, axes = plt.subplots(1, 3, figsize=(14, 5), gridspec_kw={"width_ratios": [1, 1, 3.2]},
+                         layout="constrained")
+for c in range(2):
+    axes[c].imshow(demo[c], cmap="viridis")
+    axes[c].set_title(f"channel {c}")
+    for (i, j), v in np.ndenumerate(demo[c]):
+        axes[c].text(j, i, f"{v:.0f}", ha="center", va="center", color="w", fontsize=9)
+    axes[c].set_xticks([])
+    axes[c].set_yticks([])
+ax = axes[2]
+ax.imshow(np.where(demo_cols == 0, np.nan, demo_cols % 100), cmap="viridis", aspect="auto")
+for (i, j), v in np.ndenumerate(demo_cols):
+    ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=6,
+            color="k" if v == 0 else "w")
+ax.set_yticks(range(18), [f"c{r // 9} ({r // 3 % 3},{r % 3})" for r in range(18)], fontsize=7)
+ax.set_xticks(range(16), [f"{p // 4},{p % 4}" for p in range(16)], fontsize=7)
+ax.set_xlabel("output position (y, x)")
+ax.set_ylabel("kernel tap: channel (i, j)")
+ax.set_title(f"im2col matrix {demo_cols.shape}: one column per output pixel")
+show(fig, "im2col_matrix")
+print("cols shape", demo_cols.shape, "- the centre tap row c0 (1,1) is the image itself:",
+      demo_cols[4])
+
+# %% [markdown]
+# The price: `cols` is $K^2 = 9$ times larger than the input. The reward: all the
+# arithmetic happens inside one BLAS call.
+#
+# ## 3. The numba kernels
+#
+# `tinydip.kernels.im2col` fills the same matrix with a compiled loop, folding the padding
+# into the index arithmetic (no padded copy, and reflection padding for free). It runs on
+# one image `(C, H, W)` and writes into a preallocated `cols`:
+
+# %%
+k, p = 3, 1
+cols_numba = np.empty((C * k * k, H * H))
+t = time.perf_counter()
+im2col(x[0], k, k, 1, p, False, cols_numba)  # (x, KH, KW, stride, pad, reflect, out)
+first_call = time.perf_counter() - t
+print(f"first call {first_call * 1e3:.1f} ms (numba loads or compiles the kernel), "
+      f"identical to NumPy's: {np.array_equal(cols_numba, im2col_numpy(x[0], k))}")
+print(f"second call {best_time(lambda: im2col(x[0], k, k, 1, p, False, cols_numba)) * 1e6:.0f}"
+      " us")
+
+# %% [markdown]
+# That first call is the **JIT warm-up**: numba compiles each kernel to machine code the
+# first time it sees a new combination of argument types (and caches the result on disk,
+# so later runs only load it). Always warm up before timing.
+#
+# `F.conv2d_forward` puts it together: for each image, `im2col` into a buffer, then one
+# matrix product `W2 @ cols` written straight into the output. (The product goes through
+# `tinydip.functional.gemm`, which cuts large products into column blocks and runs them on
+# tinydip's own small thread pool, each block a single-threaded BLAS call — it degrades
+# gracefully when the cores are shared with other programs.)
+
+# %%
+out_kernel, cache = F.conv2d_forward(x, w, b)
+err_kernel = rel_error(out_kernel, out_loops)
+t_kernel = best_time(lambda: F.conv2d_forward(x, w, b))
+print(f"numba conv2d_forward: rel_error vs loops {err_kernel:.1e}, {t_kernel * 1e3:.3f} ms "
+      f"-> {t_loops / t_kernel:,.0f}x faster than the loops")
+
+# %% [markdown]
+# On the small problem the fixed costs dominate. A layer the size of the ones in the U-Net
+# shows where the time really goes — and that the matrix product is most of it:
+
+# %%
+xb = rng.standard_normal((1, BIG_C, BIG_H, BIG_H)).astype(np.float32)
+wb = (rng.standard_normal((BIG_C, BIG_C, 3, 3)) / np.sqrt(BIG_C * 9)).astype(np.float32)
+bb = np.zeros(BIG_C, np.float32)
+big_cols = np.empty((BIG_C * 9, BIG_H * BIG_H), np.float32)
+im2col(xb[0], 3, 3, 1, 1, False, big_cols)  # warm up the float32 specialisation
+timings = {
+    "im2col (NumPy)": best_time(lambda: im2col_numpy(xb[0], 3)),
+    "im2col (numba)": best_time(lambda: im2col(xb[0], 3, 3, 1, 1, False, big_cols)),
+    "matmul W2 @ cols": best_time(lambda: wb.reshape(BIG_C, -1) @ big_cols),
+    "conv via NumPy im2col": best_time(lambda: conv_im2col(xb, wb, bb)),
+    "F.conv2d_forward": best_time(lambda: F.conv2d_forward(xb, wb, bb)),
+}
+gflop = 2 * BIG_C * BIG_C * 9 * BIG_H * BIG_H / 1e9
+print(f"{BIG_C} -> {BIG_C} channels, 3x3, {BIG_H}x{BIG_H} float32 ({gflop * 1e3:.0f} MFLOP):")
+for name, sec in timings.items():
+    print(f"  {name:<22} {sec * 1e3:8.2f} ms")
+print(f"  conv2d_forward runs at {gflop / timings['F.conv2d_forward']:.1f} GFLOP/s")
+same_big = rel_error(F.conv2d_forward(xb, wb, bb)[0], conv_im2col(xb, wb, bb))
+
+# %% [markdown]
+# ## 4. Backward: two transposed products and a col2im
+#
+# Per image, forward is $\mathrm{out} = W_2\,\mathrm{cols} + b$ with
+# $\mathrm{cols} = \mathrm{im2col}(x)$. Write $D$ for `dout` reshaped to $(F, H_oW_o)$.
+# The matrix calculus for $Y = AB$ gives $\partial L/\partial A = D B^\top$ and
+# $\partial L/\partial B = A^\top D$, so:
+#
+# $$\mathrm{dW_2} = D\,\mathrm{cols}^\top \quad (F, CK^2), \qquad
+#   \mathrm{dcols} = W_2^\top D \quad (CK^2, H_oW_o), \qquad
+#   \mathrm{db}_f = \textstyle\sum_{y,x} D[f, (y,x)].$$
+#
+# `dcols` is the gradient with respect to every *copy* of every pixel. A pixel was copied
+# into up to $K^2$ columns, so its gradient is the **sum** over its copies: scatter-and-add
+# `dcols` back into image shape. That is `col2im`, the transpose of `im2col`. (The kernel
+# "flip" of chapter 1 is hidden in this transpose.)
+
+# %%
+dout = rng.standard_normal(out_kernel.shape)
+w2 = w.reshape(FILTERS, -1)
+dx_hand = np.zeros_like(x)
+dw_hand = np.zeros_like(w2)
+for n in range(N):
+    cols_n = im2col_numpy(x[n], 3)
+    d = dout[n].reshape(FILTERS, -1)  # (F, Ho*Wo)
+    dw_hand += d @ cols_n.T  # (F, Ho*Wo) @ (Ho*Wo, C*9)
+    dcols = w2.T @ d  # (C*9, F) @ (F, Ho*Wo)
+    col2im(dcols, 3, 3, 1, 1, False, dx_hand[n])  # scatter-add into dx[n] (zeroed above)
+db_hand = dout.sum(axis=(0, 2, 3))
+
+dx_lib, dw_lib, db_lib = F.conv2d_backward(dout, cache)
+err_bw_lib = max(rel_error(dx_hand, dx_lib), rel_error(dw_hand.reshape(w.shape), dw_lib),
+                 rel_error(db_hand, db_lib))
+print(f"by hand vs F.conv2d_backward: {err_bw_lib:.1e}")
+
+# %% [markdown]
+# Two independent confirmations. First, `col2im` really is the transpose of `im2col`: for
+# any $x$ and $Y$, $\langle \mathrm{im2col}(x), Y\rangle = \langle x, \mathrm{col2im}(Y)
+# \rangle$ (the *adjoint test*, which we will meet again for super-resolution). Second,
+# finite differences, as in chapter 1.
+
+# %%
+x1 = rng.standard_normal((C, H, H))
+Y = rng.standard_normal((C * 9, H * H))
+cols1 = np.empty_like(Y)
+im2col(x1, 3, 3, 1, 1, False, cols1)
+back = np.zeros_like(x1)
+col2im(Y, 3, 3, 1, 1, False, back)
+lhs, rhs = np.sum(cols1 * Y), np.sum(x1 * back)
+err_adjoint = abs(lhs - rhs) / abs(lhs)
+print(f"<im2col(x), Y> = {lhs:.10f}\n<x, col2im(Y)> = {rhs:.10f}   rel diff {err_adjoint:.1e}")
+
+dx_num = numerical_grad(lambda: F.conv2d_forward(x, w, b)[0], x, dout)
+dw_num = numerical_grad(lambda: F.conv2d_forward(x, w, b)[0], w, dout)
+err_bw_num = max(rel_error(dx_hand, dx_num), rel_error(dw_hand.reshape(w.shape), dw_num))
+print(f"by hand vs finite differences: {err_bw_num:.1e}")
+
+# %% [markdown]
+# The backward needs `cols` again. `F.conv2d_forward(..., cols=buffer)` keeps it in the
+# cache; without that buffer, backward rebuilds it from the saved input with one more
+# `im2col`. The `nn.Conv2d` layer keeps it by default (`keep_cols=True`): memory for
+# speed, a 9x larger matrix per 3x3 layer in exchange for one `im2col` less per step.
+# Either way the backward costs two matrix products of the same size as the forward one,
+# plus a `col2im`: about **twice** the forward.
+#
+# ## What this chapter promised
+
+# %%
+speedup_kernel = t_loops / t_kernel
+speedup_im2col = t_loops / t_im2col
+print(f"loops vs im2col vs numba (float64): rel_error {err_im2col:.1e}, {err_kernel:.1e}")
+print(f"float32 big layer, NumPy im2col vs numba: rel_error {same_big:.1e}")
+print(f"speedups over seven loops: im2col {speedup_im2col:,.0f}x, numba {speedup_kernel:,.0f}x")
+print(f"backward by hand vs library / numerical: {err_bw_lib:.1e} / {err_bw_num:.1e}")
+print(f"adjoint test im2col/col2im: {err_adjoint:.1e}")
+print(f"total time {time.perf_counter() - T0:.1f} s")
+
+assert err_im2col < 1e-12 and err_kernel < 1e-12  # same numbers, to float64 round-off
+assert same_big < 1e-5  # float32 round-off only
+assert speedup_im2col > 1 and speedup_kernel > 10
+assert np.array_equal(cols_numba, im2col_numpy(x[0], 3))
+assert err_bw_lib < 1e-12 and err_bw_num < 1e-8
+assert err_adjoint < 1e-12
+print("all chapter 2 checks passed")
