@@ -14,36 +14,17 @@ from ..degrade import Downsampler, add_noise, hole_mask, text_mask
 from ..images import load_image, sample_image, save_image, to_image, to_tensor
 from ..metrics import psnr
 from ..plotting import plot_training
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+from .argtypes import positive_float, positive_int
 
 
 def _common(p: argparse.ArgumentParser, iters_default: str) -> None:
     p.add_argument("--truth", metavar="GT", help="ground-truth image: enables PSNR")
     p.add_argument("--net", choices=tasks.NETS, default="unet",
                    help="prior: the DIP skip U-Net (default) or the Deep Decoder")
-    p.add_argument("--iters", type=_positive_int, default=None,
+    p.add_argument("--iters", type=positive_int, default=None,
                    help=f"iteration budget (default {iters_default}; with --stop auto, an "
                    "upper bound)")
-    p.add_argument("--lr", type=_positive_float, default=None, help="Adam learning rate "
+    p.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate "
                    "(default 0.01)")
     p.add_argument("--seed", type=int, default=0, help="seed for z, jitter, init (default 0)")
     p.add_argument("--stop", choices=("auto", "wmv", "val", "none"), default="auto",
@@ -61,7 +42,7 @@ def add_denoise(p: argparse.ArgumentParser) -> None:
     p.add_argument("--add-noise", type=float, metavar="SIGMA", default=None,
                    help="add Gaussian noise of this sigma (0-255 scale) first; the clean "
                    "image is then the truth")
-    p.add_argument("--size", type=_positive_int, default=128,
+    p.add_argument("--size", type=positive_int, default=128,
                    help="size of the built-in sample image (default 128)")
     _common(p, "3000")
     p.set_defaults(func=run_denoise)
@@ -141,9 +122,14 @@ def _finish(args, result: tasks.TaskResult, extra: dict | None = None) -> int:
         imgs = {k: result.images[k] for k in names if k in result.images}
         marks = {}
         if f.stopped_iter is not None:
-            marks["auto stop"] = f.output_iter
+            marks["auto stop"] = f.stopped_iter
+        if "selected by" in f.output_kind:
+            marks["selected"] = f.output_iter
         if result.psnr and f.history and "psnr" in f.history[0]:
-            key = "psnr_smoothed" if result.task == "denoise" else "psnr"
+            # the truth's best iterate of the stream the output comes from
+            stream = result.settings.get("stop_on") if "selected by" in f.output_kind else (
+                "smoothed" if f.output_kind == "smoothed" else "raw")
+            key = "psnr_smoothed" if stream == "smoothed" else "psnr"
             marks["oracle best"] = max(f.history, key=lambda r: r[key])["iter"]
         plot_training(f.history, imgs, args.plot, title=f"{result.task} ({result.net})",
                       marks=marks)

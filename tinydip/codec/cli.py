@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cli.argtypes import positive_float, positive_int
 from ..images import load_image, sample_image, save_image
 from .deepdecoder import CodecConfig, check_config, compress, decompress
 from .quantize import VALID_BITS
@@ -41,30 +42,10 @@ as many coefficients as the decoder has parameters are reported beside it."""
 DECOMPRESS_HELP = "decode a .tdd file to an image (deterministic)"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
 def _nonneg_int(text: str) -> int:
     if text.strip() == "0":
         return 0
-    return _positive_int(text)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+    return positive_int(text)
 
 
 def _bits(text: str) -> int:
@@ -113,22 +94,22 @@ def add_commands(subparsers) -> None:
                    "image at --size)")
     p.add_argument("-o", "--output", required=True, metavar="FILE.tdd",
                    help="write the compressed file here")
-    p.add_argument("--size", type=_positive_int, default=128,
+    p.add_argument("--size", type=positive_int, default=128,
                    help="side of the built-in sample image (default 128; ignored with IMAGE)")
-    p.add_argument("--k", type=_positive_int, default=_DEFAULTS.k,
+    p.add_argument("--k", type=positive_int, default=_DEFAULTS.k,
                    help=f"channels per layer: the rate knob (default {_DEFAULTS.k})")
-    p.add_argument("--layers", type=_positive_int, default=_DEFAULTS.layers,
+    p.add_argument("--layers", type=positive_int, default=_DEFAULTS.layers,
                    help=f"decoder layers (default {_DEFAULTS.layers}); the image must be at "
                    "least 2^(layers-1) pixels on each side")
     p.add_argument("--bits", type=_bits, default=_DEFAULTS.bits,
                    help=f"bits per stored value: 2..15 uniform codes, 16 = float16, "
                    f"32 = float32 (default {_DEFAULTS.bits})")
-    p.add_argument("--iters", type=_positive_int, default=_DEFAULTS.iters,
+    p.add_argument("--iters", type=positive_int, default=_DEFAULTS.iters,
                    help=f"Adam steps of the fit (default {_DEFAULTS.iters})")
     p.add_argument("--finetune-iters", type=_nonneg_int, default=_DEFAULTS.qat_iters,
                    help=f"quantisation-aware fine-tuning steps (default "
                    f"{_DEFAULTS.qat_iters}; 0 = plain quantisation)")
-    p.add_argument("--lr", type=_positive_float, default=_DEFAULTS.lr,
+    p.add_argument("--lr", type=positive_float, default=_DEFAULTS.lr,
                    help=f"Adam learning rate of the fit (default {_DEFAULTS.lr})")
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed,
                    help="seed of z (stored; z itself is not), initial weights and jitter "
@@ -138,7 +119,7 @@ def add_commands(subparsers) -> None:
                    "compresses again with every k of --plot-ks (slow), beside JPEG and Haar")
     p.add_argument("--plot-ks", type=_k_list, default=[16, 32, 64, 128], metavar="K,K,...",
                    help="k values of the --plot curve (default 16,32,64,128; --k is added)")
-    p.add_argument("--threads", type=_positive_int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="numba threads (default: all cores; 1 is often faster on a busy "
                    "machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -152,7 +133,7 @@ def add_commands(subparsers) -> None:
     d.add_argument("file", metavar="FILE.tdd", help="compressed file")
     d.add_argument("-o", "--output", required=True, metavar="OUT.png",
                    help="write the decoded image here (8 bits per channel)")
-    d.add_argument("--threads", type=_positive_int, default=None,
+    d.add_argument("--threads", type=positive_int, default=None,
                    help="numba threads (default: all cores)")
     d.set_defaults(func=run_decompress)
 
