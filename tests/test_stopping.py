@@ -165,7 +165,7 @@ def test_wmv_recovers_from_nonfinite_output_and_validates_input():
         WindowedVariance(window=1)
     with pytest.raises(ValueError, match="select"):
         WindowedVariance(select="middle")
-    assert WindowedVariance(window=30).patience == 150
+    assert WindowedVariance(window=30, patience=None).patience == 150
 
 
 # ---------------------------------------------------------------- validation loss --------
@@ -284,9 +284,36 @@ def test_make_rule_and_protocol():
 
 
 def test_wmv_stops_when_training_diverges():
-    rule = WindowedVariance(window=10, patience=50, warmup=0)
+    rule = WindowedVariance(window=10, patience=50, warmup=0, min_rel_delta=0.0)  # paper rule
     seq = list(overfit_sequence(300, 250))
     nan = np.full(SHAPE, np.nan, dtype=np.float32)
     stop, _ = run(rule, seq[:150] + [nan] * 200)
     assert stop is not None and 149 + 50 <= stop <= 149 + 50 + 10  # patience after last min
     assert rule.best_iter < 150 and np.isfinite(rule.best_output).all()
+
+
+def test_wmv_knee_fires_on_slowing_decay_that_never_turns():
+    # VAR of the smoothed DIP output decays ever slower and never rises again: the paper's rule
+    # (min_rel_delta=0) never fires, the knee rule (the default) fires once VAR falls by less
+    # than min_rel_delta within patience iterations, and selects where it last fell that much
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal(SHAPE).astype(np.float32)
+    step = rng.standard_normal(SHAPE).astype(np.float32)
+    pos, seq = 0.0, []
+    for t in range(1500):
+        pos += 1.0 / (1.0 + t / 20.0)  # speed 1 / (1 + t/20): VAR ~ speed^2 keeps decaying
+        seq.append(base + np.float32(pos * 0.01) * step)
+    paper = WindowedVariance(window=20, patience=50, warmup=0, min_rel_delta=0.0)
+    assert run(paper, seq)[0] is None
+    # relative decay rate of VAR ~ 2 / (20 + t): below 0.2 per 50 iterations from t ~ 430
+    knee = WindowedVariance(window=20, patience=50, warmup=0, min_rel_delta=0.2)
+    stop, _ = run(knee, seq)
+    assert stop is not None and 300 <= knee.best_iter <= 600, (stop, knee.best_iter)
+    assert stop - knee.best_iter >= 50 and stop < 1000
+    assert "no new minimum" in knee.reason
+
+
+def test_default_options_are_the_tuned_ones():
+    w, v = WindowedVariance(), ValidationLoss()
+    assert (w.window, w.patience, w.warmup, w.min_rel_delta) == (50, 100, 100, 0.1)
+    assert (v.patience, v.warmup, v.smooth) == (200, 100, 0.99)

@@ -39,7 +39,7 @@ class FitConfig:
     seed: int = 0
     output: str = "smoothed"  # which image `FitResult.output` is without a stopping rule
     stop: str = "none"  # "none", "auto" (stopping.auto_rule_spec(None)), "wmv" or "val"
-    stop_on: str = "smoothed"  # which output stream the stopping rule watches
+    stop_on: str = "smoothed"  # output stream the rule watches (and "val" validates)
     stop_options: dict = field(default_factory=dict)  # passed to the rule's constructor
     holdout: float = 0.05  # fraction of known pixels held out by the "val" rule
     progress: bool | None = None  # None: a progress bar when the run is long
@@ -174,8 +174,11 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
                 best_loss, best_iter, best = loss, it, out.copy()
             rec = {"iter": it, "loss": loss}
             val_loss = None
-            if val_mask is not None:
-                val_loss = masked_mse(pred, obs, val_mask)
+            if val_mask is not None:  # held-out misfit of the stream the rule watches
+                vpred = pred
+                if cfg.stop_on == "smoothed":
+                    vpred = operator.forward(smoothed) if operator is not None else smoothed
+                val_loss = masked_mse(vpred, obs, val_mask)
                 rec["val_loss"] = val_loss
             if truth is not None:
                 rec["psnr"] = psnr(out, truth)

@@ -18,15 +18,37 @@ from .images import check_min_size, to_image, to_tensor
 from .metrics import psnr
 from .models import deep_decoder, skip_unet, unet_config
 from .nn import Module
+from .stopping import auto_rule_spec
 
 NETS = ("unet", "decoder")
 
 # The paper's settings per task (Ulyanov et al. 2018, supplementary material and code).
+# "stop": "auto" -- early stopping is on by default and ``iters`` is an upper bound; what auto
+# means per task (rule, options, watched output stream) is ``stopping.AUTO_RULES[task]``.
 TASK_DEFAULTS: dict[str, dict] = {
-    "denoise": {"iters": 3000, "lr": 0.01, "reg_noise_std": 1.0 / 30, "output": "smoothed"},
-    "inpaint": {"iters": 3000, "lr": 0.01, "reg_noise_std": 0.03, "output": "best"},
-    "sr": {"iters": 2000, "lr": 0.01, "reg_noise_std": 0.03, "output": "best"},
+    "denoise": {"iters": 3000, "lr": 0.01, "reg_noise_std": 1.0 / 30, "output": "smoothed",
+                "stop": "auto"},
+    "inpaint": {"iters": 3000, "lr": 0.01, "reg_noise_std": 0.03, "output": "best",
+                "stop": "auto"},
+    "sr": {"iters": 2000, "lr": 0.01, "reg_noise_std": 0.03, "output": "best", "stop": "auto"},
 }
+
+
+def resolve_stop(task: str, settings: dict) -> dict:
+    """Settings with ``stop`` resolved for ``task`` (``"auto"`` -> the task's rule).
+
+    ``"auto"``, ``"wmv"`` and ``"val"`` get the task's tuned options and watched stream from
+    :func:`tinydip.stopping.auto_rule_spec`; explicit ``stop_options`` / ``stop_on`` win.
+    The requested name is kept as ``stop_requested``.
+    """
+    out = dict(settings)
+    requested = str(out.get("stop", "none")).strip().lower()
+    name, opts, stream = auto_rule_spec(task, requested)
+    out["stop_requested"], out["stop"] = requested, name
+    if name != "none":
+        out["stop_options"] = {**opts, **(out.get("stop_options") or {})}
+        out.setdefault("stop_on", stream)
+    return out
 
 
 def build_net(net: str, task: str, channels: int, seed: int = 0, **options) -> Module:
@@ -79,7 +101,10 @@ class TaskResult:
                "seconds_per_iter": round(f.seconds_per_iter, 5), "params": self.params,
                "height": h, "width": w, "channels": self.output.shape[2],
                "best_iter": f.best_iter, "output": f.output_kind, "output_iter": f.output_iter,
-               "stop_rule": self.settings.get("stop"), "stopped_iter": f.stopped_iter,
+               "stop_rule": self.settings.get("stop"),
+               "stop_requested": self.settings.get("stop_requested"),
+               "stop_on": self.settings.get("stop_on"),
+               "stop_options": self.settings.get("stop_options"), "stopped_iter": f.stopped_iter,
                "stop_reason": f.stop_reason, "interrupted": f.interrupted,
                "settings": self.settings}
         for k, v in self.psnr.items():
@@ -104,7 +129,8 @@ def _run(task: str, observation: np.ndarray, *, truth=None, mask=None, operator=
             raise ValueError(f"truth is {truth.shape[0]}x{truth.shape[1]}x{truth.shape[2]} but "
                              f"the output is {H}x{W}x{C}")
     model = build_net(net, task, C, seed, **(net_options or {}))
-    settings = {**TASK_DEFAULTS[task], **fit_options, "seed": seed}
+    settings = resolve_stop(task, {**TASK_DEFAULTS[task], **fit_options, "seed": seed})
+    requested = settings.pop("stop_requested")
     cfg = FitConfig(**settings)
     res = fit(model, to_tensor(obs), mask=mask, operator=operator,
               truth=None if truth is None else to_tensor(truth), config=cfg)
@@ -120,7 +146,8 @@ def _run(task: str, observation: np.ndarray, *, truth=None, mask=None, operator=
             scores["input"] = psnr(obs if known is None else np.where(known, obs, 0), truth)
         for k in ("last", "best", "smoothed", "output"):
             scores[k] = psnr(images[k], truth)
-    settings["stop"] = cfg.stop
+    settings.update(stop=cfg.stop, stop_requested=requested, stop_on=cfg.stop_on,
+                    stop_options=dict(cfg.stop_options))
     return TaskResult(task, net, model.num_parameters(), res, images, scores, settings)
 
 
