@@ -73,3 +73,10 @@ def test_errors(clean):
         denoise((clean * 255).astype(np.uint8), iters=1)
     with pytest.raises(ValueError, match="unknown network"):
         build_net("resnet", "denoise", 3)
+
+
+def test_decoder_is_fitted_without_input_jitter(clean):
+    r = denoise(clean, iters=2, stop="none", progress=False, net="decoder", net_options={"k": 8})
+    assert r.settings["reg_noise_std"] == 0.0
+    r = denoise(clean, iters=2, stop="none", progress=False, net_options=OPTS)
+    assert r.settings["reg_noise_std"] == 1.0 / 30
