@@ -28,7 +28,7 @@ def rel_error(a: np.ndarray, b: np.ndarray, zero: float = 1e-8) -> float:
         raise ValueError(f"rel_error: shapes differ {a.shape} vs {b.shape}")
     diff = float(np.abs(a - b).max(initial=0.0))
     scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
-    return diff if scale < zero else diff / scale
+    return diff if scale < zero else float(diff / scale)
 
 
 def numerical_grad(f: Callable[[], np.ndarray], x: np.ndarray, dout: np.ndarray,
