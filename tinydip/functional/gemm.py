@@ -22,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-_MIN_BLOCK = 1024  # columns per block: narrower blocks lose BLAS efficiency
+_MIN_BLOCK = 128  # columns per block; 128 also splits the deep U-Net levels (32x32 and less):
+# measured 0.187 -> 0.172 s/it for the paper U-Net at 128x128 (those products ran serially)
 _MIN_FLOPS = 2e7  # smaller products are not worth dispatching
 _state: dict = {"threads": None, "pool": None}
 
