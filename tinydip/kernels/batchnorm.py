@@ -47,6 +47,14 @@ def _bn_forward_train(x, mean, invstd, gamma, beta, slope, out):
                 out[n, c, i] = y if y > 0 else slope * y
 
 
+def _act_grad(d, xv, mu, istd, gam, bet, slope):
+    """(g, xhat) for one element: xhat recomputed from x, g = the upstream gradient d passed
+    back through the fused LeakyReLU (times slope where gamma*xhat + beta <= 0)."""
+    xh = (xv - mu) * istd
+    g = d if gam * xh + bet > 0 else slope * d
+    return g, xh
+
+
 def _bn_backward(dout, x, mean, invstd, gamma, beta, slope, batch_stats, dx, dgamma, dbeta):
     """Backward of the (fused) batch norm. Writes dx; ACCUMULATES into dgamma, dbeta.
 
@@ -65,10 +73,7 @@ def _bn_backward(dout, x, mean, invstd, gamma, beta, slope, batch_stats, dx, dga
         sgx = 0.0
         for n in range(N):
             for i in range(L):
-                xh = (x[n, c, i] - mu) * istd
-                g = dout[n, c, i]
-                if gam * xh + bet <= 0:
-                    g = slope * g
+                g, xh = act_grad(dout[n, c, i], x[n, c, i], mu, istd, gam, bet, slope)
                 sg += g
                 sgx += g * xh
         dbeta[c] += sg
@@ -79,18 +84,12 @@ def _bn_backward(dout, x, mean, invstd, gamma, beta, slope, batch_stats, dx, dga
             b = sgx / M
             for n in range(N):
                 for i in range(L):
-                    xh = (x[n, c, i] - mu) * istd
-                    g = dout[n, c, i]
-                    if gam * xh + bet <= 0:
-                        g = slope * g
+                    g, xh = act_grad(dout[n, c, i], x[n, c, i], mu, istd, gam, bet, slope)
                     dx[n, c, i] = k * (g - a - xh * b)
         else:
             for n in range(N):
                 for i in range(L):
-                    xh = (x[n, c, i] - mu) * istd
-                    g = dout[n, c, i]
-                    if gam * xh + bet <= 0:
-                        g = slope * g
+                    g, xh = act_grad(dout[n, c, i], x[n, c, i], mu, istd, gam, bet, slope)
                     dx[n, c, i] = k * g
 
 
@@ -102,6 +101,7 @@ def _invstd(var, eps, out):
 
 # fastmath: only reassociation of the float64 sums (no NaN/inf assumptions would be safe here)
 _FAST = {"reassoc", "contract"}
+act_grad = njit(cache=True, inline="always")(_act_grad)
 bn_stats = njit(cache=True, parallel=True, fastmath=_FAST)(_bn_stats)
 bn_forward_train = njit(cache=True, parallel=True)(_bn_forward_train)
 bn_backward = njit(cache=True, parallel=True, fastmath=_FAST)(_bn_backward)
