@@ -84,3 +84,42 @@ def gemm_nt_acc(d: np.ndarray, c: np.ndarray, acc: np.ndarray) -> np.ndarray:
     for f in futures:
         acc += f.result()
     return acc
+
+
+def _batch_chunks(batch: int, flops: float):
+    """Split a batch of products into chunks for the pool (None: run serially)."""
+    if _state["threads"] is None:
+        set_threads()
+    pool = _state["pool"]
+    if pool is None or flops < _MIN_FLOPS or batch < 2:
+        return None, None
+    step = -(-batch // min(batch, 2 * _state["threads"]))  # 2 chunks per thread: balance
+    return pool, [(i, min(i + step, batch)) for i in range(0, batch, step)]
+
+
+def batched_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[i] = a[i] @ b[i] for a (B, M, K), b (B, K, P), out (B, M, P); chunks of the batch."""
+    B, M, K = a.shape
+    pool, chunks = _batch_chunks(B, 2.0 * B * M * K * b.shape[2])
+    if pool is None:
+        return np.matmul(a, b, out=out)
+    futures = [pool.submit(np.matmul, a[i:j], b[i:j], out=out[i:j]) for i, j in chunks]
+    for f in futures:
+        f.result()
+    return out
+
+
+def batched_gemm_nt_acc(d: np.ndarray, c: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """acc[i] += d[i] @ c[i].T for d (B, M, P), c (B, K, P), acc (B, M, K)."""
+    B, M, P = d.shape
+    pool, chunks = _batch_chunks(B, 2.0 * B * M * P * c.shape[1])
+
+    def chunk(i, j):
+        acc[i:j] += np.matmul(d[i:j], c[i:j].transpose(0, 2, 1))  # (j-i, M, K)
+
+    if pool is None:
+        chunk(0, B)
+        return acc
+    for f in [pool.submit(chunk, i, j) for i, j in chunks]:
+        f.result()
+    return acc

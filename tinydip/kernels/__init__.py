@@ -9,6 +9,12 @@ from .batchnorm import bn_backward, bn_forward_train, bn_stats, invstd
 from .elementwise import adam_update, leaky_relu_backward, leaky_relu_forward
 from .im2col import col2im, conv_out_size, im2col
 from .upsample import bilinear_backward, bilinear_forward, nearest_backward, nearest_forward
+from .winograd import (
+    winograd_input,
+    winograd_input_adjoint,
+    winograd_output,
+    winograd_output_adjoint,
+)
 
 __all__ = [
     "adam_update",
@@ -25,4 +31,8 @@ __all__ = [
     "leaky_relu_forward",
     "nearest_backward",
     "nearest_forward",
+    "winograd_input",
+    "winograd_input_adjoint",
+    "winograd_output",
+    "winograd_output_adjoint",
 ]

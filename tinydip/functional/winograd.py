@@ -1,0 +1,128 @@
+"""3x3, stride-1 convolution by Winograd F(2x2, 3x3): forward and backward.
+
+Same contract as :mod:`tinydip.functional.conv` (x (N, C, H, W), w (F, C, 3, 3), b (F,),
+"same" padding of 1, zeros or reflect, out (N, F, H, W)), computed with 16 matrix products of
+size (F, C) x (C, T) instead of one of size (F, 9C) x (9C, H*W), T = ceil(H/2)*ceil(W/2) tiles:
+4 multiplies per output pixel and channel pair instead of 9. The transforms are in
+:mod:`tinydip.kernels.winograd`.
+
+Measured on the paper's U-Net at 128x128 (2 cores): see benchmarks/README.md.
+"""
+
+import numpy as np
+
+from ..kernels.winograd import (
+    winograd_input,
+    winograd_input_adjoint,
+    winograd_output,
+    winograd_output_adjoint,
+)
+from .gemm import batched_gemm, batched_gemm_nt_acc
+from .workspace import workspace
+
+# G maps a 3-tap filter to the 4 points of the transformed tile (Lavin & Gray 2016)
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def num_tiles(H: int, W: int) -> int:
+    """Number of 2x2 output tiles covering an H x W image: ceil(H/2) * ceil(W/2)."""
+    return ((H + 1) // 2) * ((W + 1) // 2)
+
+
+def _filter_transform(dtype) -> np.ndarray:
+    """K (16, 9) = kron(G, G): row 4a+b maps a flattened 3x3 filter to (G g G^T)[a, b]."""
+    return np.kron(_G, _G).astype(dtype)
+
+
+def winograd_filters(w: np.ndarray) -> np.ndarray:
+    """w (F, C, 3, 3) -> U (16, F, C) with U[4a+b, f, c] = (G w[f, c] G^T)[a, b]."""
+    F, C = w.shape[:2]
+    u = _filter_transform(w.dtype) @ w.reshape(F * C, 9).T  # (16, 9) @ (9, F*C)
+    return u.reshape(16, F, C)
+
+
+def winograd_filters_adjoint(dU: np.ndarray) -> np.ndarray:
+    """Transpose of :func:`winograd_filters`: dU (16, F, C) -> dw (F, C, 3, 3) = G^T dU G."""
+    _, F, C = dU.shape
+    dw = dU.reshape(16, F * C).T @ _filter_transform(dU.dtype)  # (F*C, 16) @ (16, 9)
+    return dw.reshape(F, C, 3, 3)
+
+
+def conv2d_winograd_forward(x, w, b, padding="zeros", tiles=None):
+    """Winograd convolution forward pass (3x3 kernel, stride 1, padding 1).
+
+    Parameters
+    ----------
+    x : (N, C, H, W).  w : (F, C, 3, 3).  b : (F,) or None.  padding : "zeros" or "reflect".
+    tiles : optional (N, 16, C, T) array to keep the transformed input for backward (like
+        ``cols`` of the im2col path); without it backward recomputes it from x.
+
+    Returns
+    -------
+    out : (N, F, H, W);  cache : tuple for :func:`conv2d_winograd_backward`.
+
+    Notes
+    -----
+    Per image, with V = B^T d B of every input tile and U = G w G^T of every filter:
+
+        M[xi] = U[xi] @ V[xi]        for xi in 0..15: (F, C) @ (C, T) -> (F, T)
+        out   = A^T M A + b          per tile, a 2x2 block of the output
+    """
+    N, C, H, W = x.shape
+    F = w.shape[0]
+    if w.shape[2:] != (3, 3):
+        raise ValueError(f"conv2d_winograd_forward: needs a 3x3 kernel, got {w.shape[2:]}")
+    T = num_tiles(H, W)
+    if tiles is not None and tiles.shape != (N, 16, C, T):
+        raise ValueError(f"conv2d_winograd_forward: tiles has shape {tiles.shape}, expected "
+                         f"{(N, 16, C, T)}")
+    reflect = padding == "reflect"
+    U = winograd_filters(w)  # (16, F, C)
+    bias = b if b is not None else np.zeros(F, dtype=x.dtype)
+    out = np.empty((N, F, H, W), dtype=x.dtype)
+    for n in range(N):
+        V = tiles[n] if tiles is not None else workspace("wino_v", (16, C, T), x.dtype)
+        winograd_input(x[n], reflect, V)  # (16, C, T)
+        M = workspace("wino_m", (16, F, T), x.dtype)
+        batched_gemm(U, V, M)  # (16, F, C) @ (16, C, T)
+        winograd_output(M, bias, out[n])
+    cache = (x, w, U, b is not None, padding, tiles)
+    return out, cache
+
+
+def conv2d_winograd_backward(dout, cache):
+    """Winograd convolution backward pass: dx (N, C, H, W), dw (F, C, 3, 3), db (F,) or None.
+
+    Notes
+    -----
+    Every step of the forward pass is linear, so the backward pass runs their transposes in
+    reverse order. With dM = A dy A^T per output tile (the transpose of the output transform):
+
+        dU[xi] += dM[xi] @ V[xi]^T    (F, T) @ (T, C);  dw = G^T dU G
+        dV[xi]  = U[xi]^T @ dM[xi]    (C, F) @ (F, T);  dx = scatter of B dV B^T
+        db      = sum of dout over N, H, W
+    """
+    x, w, U, has_bias, padding, kept = cache
+    N, C, H, W = x.shape
+    F = w.shape[0]
+    T = num_tiles(H, W)
+    reflect = padding == "reflect"
+    dU = np.zeros((16, F, C), dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    Ut = U.transpose(0, 2, 1)  # (16, C, F)
+    for n in range(N):
+        dM = workspace("wino_dm", (16, F, T), x.dtype)
+        winograd_output_adjoint(dout[n], dM)  # (16, F, T)
+        if kept is not None:
+            V = kept[n]
+        else:
+            V = workspace("wino_v", (16, C, T), x.dtype)
+            winograd_input(x[n], reflect, V)
+        batched_gemm_nt_acc(dM, V, dU)  # dU += (16, F, T) @ (16, T, C)
+        dV = workspace("wino_dv", (16, C, T), x.dtype)
+        batched_gemm(Ut, dM, dV)  # (16, C, F) @ (16, F, T)
+        dxn = dx[n]
+        dxn[...] = 0
+        winograd_input_adjoint(dV, reflect, dxn)
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, winograd_filters_adjoint(dU), db
