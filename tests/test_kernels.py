@@ -514,12 +514,16 @@ out, cache = conv2d_forward(x, w, b, 2, "reflect")
 g = rng.standard_normal(out.shape)
 dx, dw, db = conv2d_backward(g, cache)
 up, _ = upsample_forward(x, 2, "bilinear")
-np.savez(sys.argv[1], out=out, dx=dx, dw=dw, db=db, up=up)
+from tinydip.functional.winograd import conv2d_winograd_backward, conv2d_winograd_forward
+ow, cw = conv2d_winograd_forward(x, w, b, "reflect")
+dxw, dww, _ = conv2d_winograd_backward(ow, cw)
+np.savez(sys.argv[1], out=out, dx=dx, dw=dw, db=db, up=up, ow=ow, dxw=dxw, dww=dww)
 """
 
 
 def test_numba_disable_jit_subprocess_matches_jitted(tmp_path):
     from tinydip.functional import conv2d_backward, conv2d_forward, upsample_forward
+    from tinydip.functional.winograd import conv2d_winograd_backward, conv2d_winograd_forward
 
     path = tmp_path / "nojit.npz"
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
@@ -536,5 +540,8 @@ def test_numba_disable_jit_subprocess_matches_jitted(tmp_path):
     g = rng.standard_normal(out.shape)
     dx, dw, db = conv2d_backward(g, cache)
     up, _ = upsample_forward(x, 2, "bilinear")
-    for name, want in dict(out=out, dx=dx, dw=dw, db=db, up=up).items():
+    ow, cw = conv2d_winograd_forward(x, w, b, "reflect")
+    dxw, dww, _ = conv2d_winograd_backward(ow, cw)
+    for name, want in dict(out=out, dx=dx, dw=dw, db=db, up=up, ow=ow, dxw=dxw,
+                           dww=dww).items():
         np.testing.assert_allclose(got[name], want, rtol=1e-12, atol=1e-12, err_msg=name)

@@ -53,6 +53,61 @@ def test_conv2d_gradcheck(k, stride, padding, bias, record_error):
         assert worst < 1e-7, (shape, errors)
 
 
+
+@pytest.mark.parametrize("keep_cols", [True, False])
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
+def test_conv2d_winograd_gradcheck_and_same_as_im2col(padding, keep_cols, record_error):
+    rng = np.random.default_rng(7)
+    for shape in [(2, 2, 5, 7), (1, 3, 4, 4)]:
+        conv = Conv2d(shape[1], 3, 3, padding=padding, rng=rng, dtype=F64, algo="winograd",
+                      keep_cols=keep_cols)
+        x = rng.standard_normal(shape)
+        errors = check_module(conv, x, rng=rng)
+        assert record_error("Conv2d (Winograd)", errors) < 1e-7, (shape, errors)
+        twin = copy.deepcopy(conv)
+        twin.algo = "im2col"
+        twin.zero_grad()
+        conv.zero_grad()
+        out, out2 = conv(x), twin(x)
+        g = rng.standard_normal(out.shape)
+        np.testing.assert_allclose(conv.backward(g), twin.backward(g), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(out, out2, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(conv.weight.grad, twin.weight.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_algo_choice_and_errors():
+    conv = Conv2d(2, 2, 3)
+    n = Conv2d.WINOGRAD_MIN_PIXELS
+    assert conv.uses_winograd(16, 16) and conv.uses_winograd(n, 1)
+    assert not conv.uses_winograd(8, 8) and not conv.uses_winograd(n - 1, 1)
+    assert Conv2d(2, 2, 3, algo="winograd").uses_winograd(2, 2)
+    assert not Conv2d(2, 2, 3, algo="im2col").uses_winograd(64, 64)
+    assert not Conv2d(2, 2, 3, stride=2).uses_winograd(64, 64)
+    assert not Conv2d(2, 2, 5).uses_winograd(64, 64)
+    with pytest.raises(ValueError, match="algo must be one of"):
+        Conv2d(1, 1, 3, algo="fft")
+    with pytest.raises(ValueError, match="algo='winograd' needs kernel_size=3 and stride=1"):
+        Conv2d(1, 1, 5, algo="winograd")
+    with pytest.raises(ValueError, match="algo='winograd' needs kernel_size=3 and stride=1"):
+        Conv2d(1, 1, 3, stride=2, algo="winograd")
+    assert "algo='im2col'" in repr(Conv2d(1, 1, 3, algo="im2col"))
+
+
+def test_conv2d_auto_float32_matches_im2col_on_a_large_image():
+    """The default (auto) layer runs Winograd at 16x16 in float32: same result to ~1e-6."""
+    rng = np.random.default_rng(8)
+    conv = Conv2d(8, 4, 3, padding="reflect", rng=rng)
+    twin = copy.deepcopy(conv)
+    twin.algo = "im2col"
+    x = rng.standard_normal((1, 8, 16, 16)).astype(np.float32)
+    out, out2 = conv(x), twin(x)
+    assert conv._winograd and not twin._winograd and out.dtype == np.float32
+    assert rel_error(out, out2) < 2e-6
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    dx, dx2 = conv.backward(g), twin.backward(g)
+    assert dx.dtype == conv.weight.grad.dtype == np.float32
+    assert rel_error(dx, dx2) < 2e-6 and rel_error(conv.weight.grad, twin.weight.grad) < 2e-6
+
 def bn_case(rng, train, slope, affine, shape=(2, 3, 3, 5), margin=0.05):
     """A float64 BatchNorm2d with non-trivial parameters/statistics and an input whose
     pre-activation stays ``margin`` away from the fused LeakyReLU's kink."""
@@ -506,3 +561,21 @@ def test_upsample_matches_torch(torch, mode, scale, record_error):
     ot.backward(_t(torch, g))
     errs = {"out": rel_error(out, ot.detach().numpy()), "x": rel_error(dx, xt.grad.numpy())}
     assert record_error(f"torch: Upsample ({mode})", errs) < 1e-10, errs
+
+
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
+def test_conv2d_winograd_matches_torch(torch, padding, record_error):
+    Fn = torch.nn.functional
+    rng = np.random.default_rng(9)
+    conv = Conv2d(3, 4, 3, padding=padding, rng=rng, dtype=F64, algo="winograd")
+    x = rng.standard_normal((2, 3, 7, 6))
+    out = conv(x)
+    g = rng.standard_normal(out.shape)
+    dx = conv.backward(g)
+    xt, wt = _t(torch, x, True), _t(torch, conv.weight.data, True)
+    xp = Fn.pad(xt, (1, 1, 1, 1), mode="reflect" if padding == "reflect" else "constant")
+    ot = Fn.conv2d(xp, wt, _t(torch, conv.bias.data))
+    ot.backward(_t(torch, g))
+    errs = {"out": rel_error(out, ot.detach().numpy()), "x": rel_error(dx, xt.grad.numpy()),
+            "w": rel_error(conv.weight.grad, wt.grad.numpy())}
+    assert record_error("torch: Conv2d (Winograd)", errs) < 1e-10, errs

@@ -1,0 +1,163 @@
+"""tinydip.functional.winograd: the Winograd convolution pair against the naive convolution,
+the im2col pair and finite differences; the gradient check catches planted bugs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinydip.functional.winograd as FW
+from tinydip.functional import conv2d_backward, conv2d_forward, conv2d_naive
+from tinydip.functional.winograd import (
+    conv2d_winograd_backward,
+    conv2d_winograd_forward,
+    num_tiles,
+    winograd_filters,
+    winograd_filters_adjoint,
+)
+from tinydip.gradcheck import numerical_grad, rel_error
+from tinydip.kernels.winograd import winograd_input_adjoint as real_input_adjoint
+
+SHAPES = [(2, 3, 6, 8), (1, 2, 5, 7), (2, 1, 2, 3), (1, 3, 9, 2)]
+PADDINGS = ("zeros", "reflect")
+
+
+def case(rng, shape, F=4, dtype=np.float64):
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((F, shape[1], 3, 3)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    return x, w, b
+
+
+def test_num_tiles():
+    assert num_tiles(8, 6) == 12 and num_tiles(7, 5) == 12 and num_tiles(1, 1) == 1
+
+
+def test_filter_transform_matches_matrices_and_its_adjoint():
+    rng = np.random.default_rng(0)
+    G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+    w = rng.standard_normal((3, 2, 3, 3))
+    U = winograd_filters(w)
+    assert U.shape == (16, 3, 2)
+    np.testing.assert_allclose(U[:, 1, 0].reshape(4, 4), G @ w[1, 0] @ G.T, rtol=1e-14)
+    dU = rng.standard_normal(U.shape)
+    dw = winograd_filters_adjoint(dU)
+    assert dw.shape == w.shape
+    assert abs(np.sum(U * dU) - np.sum(w * dw)) < 1e-12 * np.abs(U * dU).sum()
+    assert winograd_filters(w.astype(np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_matches_naive_convolution(shape, padding):
+    rng = np.random.default_rng(1)
+    x, w, b = case(rng, shape)
+    for bias in (b, None):
+        out, _ = conv2d_winograd_forward(x, w, bias, padding)
+        np.testing.assert_allclose(out, conv2d_naive(x, w, bias, 1, padding), rtol=1e-12,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_forward_float32_accuracy_and_dtype(padding):
+    """float32 Winograd stays within a few ulps of the float64 result (|out| ~ 10 here)."""
+    rng = np.random.default_rng(2)
+    x, w, b = case(rng, (1, 16, 12, 10), F=8)
+    out32, _ = conv2d_winograd_forward(x.astype(np.float32), w.astype(np.float32),
+                                       b.astype(np.float32), padding)
+    assert out32.dtype == np.float32
+    want = conv2d_naive(x, w, b, 1, padding)
+    assert rel_error(out32, want) < 2e-6
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_backward_matches_im2col_backward(shape, padding):
+    rng = np.random.default_rng(3)
+    x, w, b = case(rng, shape)
+    out, cache = conv2d_winograd_forward(x, w, b, padding)
+    out2, cache2 = conv2d_forward(x, w, b, 1, padding)
+    g = rng.standard_normal(out.shape)
+    for got, want in zip(conv2d_winograd_backward(g, cache), conv2d_backward(g, cache2),
+                         strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_gradcheck_finite_differences(padding, record_error):
+    rng = np.random.default_rng(4)
+    x, w, b = case(rng, (2, 2, 5, 4), F=3)
+    out, cache = conv2d_winograd_forward(x, w, b, padding)
+    g = rng.standard_normal(out.shape)
+    dx, dw, db = conv2d_winograd_backward(g, cache)
+
+    def f():
+        return conv2d_winograd_forward(x, w, b, padding)[0]
+
+    errors = {"x": rel_error(dx, numerical_grad(f, x, g)),
+              "w": rel_error(dw, numerical_grad(f, w, g)),
+              "b": rel_error(db, numerical_grad(f, b, g))}
+    assert record_error("Conv2d (Winograd)", errors) < 1e-7, errors
+
+
+def test_kept_tiles_give_the_same_gradients_and_are_checked():
+    rng = np.random.default_rng(5)
+    x, w, b = case(rng, (2, 3, 6, 5))
+    tiles = np.empty((2, 16, 3, num_tiles(6, 5)))
+    out1, c1 = conv2d_winograd_forward(x, w, b, "reflect", tiles)
+    out2, c2 = conv2d_winograd_forward(x, w, b, "reflect")
+    np.testing.assert_array_equal(out1, out2)
+    g = rng.standard_normal(out1.shape)
+    for a, c in zip(conv2d_winograd_backward(g, c1), conv2d_winograd_backward(g, c2),
+                    strict=True):
+        np.testing.assert_array_equal(a, c)
+    with pytest.raises(ValueError, match="tiles has shape"):
+        conv2d_winograd_forward(x, w, b, "reflect", np.empty((1, 16, 3, 9)))
+    with pytest.raises(ValueError, match="3x3 kernel"):
+        conv2d_winograd_forward(x, rng.standard_normal((4, 3, 5, 5)), None)
+
+
+def test_float32_end_to_end():
+    rng = np.random.default_rng(6)
+    x, w, b = case(rng, (1, 3, 8, 8), dtype=np.float32)
+    out, cache = conv2d_winograd_forward(x, w, b, "zeros")
+    grads = conv2d_winograd_backward(np.ones_like(out), cache)
+    assert out.dtype == np.float32 and all(a.dtype == np.float32 for a in grads)
+
+
+# ----------------------------------------------------------------------------------------------
+# the gradient check must catch a wrong backward
+# ----------------------------------------------------------------------------------------------
+def _planted_input_adjoint(dV, reflect, dx):
+    """The real input-transform adjoint with one of the 16 planes' sign flipped."""
+    flipped = dV.copy()
+    flipped[5] *= -1
+    real_input_adjoint(flipped, reflect, dx)
+
+
+def _planted_filters_adjoint(dU):
+    """G^T dU G with the wrong sign in G's third row."""
+    _, F, C = dU.shape
+    G = FW._G.copy()
+    G[2] = [0.5, 0.5, 0.5]
+    return (dU.reshape(16, F * C).T @ np.kron(G, G)).reshape(F, C, 3, 3)
+
+
+@pytest.mark.parametrize("which", ["input_adjoint", "filters_adjoint"])
+def test_gradcheck_catches_planted_bugs(which, monkeypatch):
+    rng = np.random.default_rng(7)
+    x, w, b = case(rng, (1, 2, 4, 4), F=2)
+    if which == "input_adjoint":
+        monkeypatch.setattr(FW, "winograd_input_adjoint", _planted_input_adjoint)
+    else:
+        monkeypatch.setattr(FW, "winograd_filters_adjoint", _planted_filters_adjoint)
+    out, cache = conv2d_winograd_forward(x, w, b, "zeros")
+    g = rng.standard_normal(out.shape)
+    dx, dw, _ = conv2d_winograd_backward(g, cache)
+
+    def f():
+        return conv2d_winograd_forward(x, w, b, "zeros")[0]
+
+    err = rel_error(dx, numerical_grad(f, x, g)) if which == "input_adjoint" else \
+        rel_error(dw, numerical_grad(f, w, g))
+    assert err > 1e-3
