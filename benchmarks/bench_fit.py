@@ -3,6 +3,7 @@
     python benchmarks/bench_fit.py                 # U-Net and Deep Decoder at 64, 128, 256
     python benchmarks/bench_fit.py --large         # ... and 512
     python benchmarks/bench_fit.py --json out.json --repeats 7
+    python benchmarks/bench_fit.py --algo im2col   # Winograd off: every conv as im2col + GEMM
 
 Each (framework, network, size) runs in its own subprocess, so peak resident memory is that
 configuration's own and runs cannot disturb each other. PyTorch is timed only if importable,
@@ -24,23 +25,27 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def build(net_name: str, size: int):
+def build(net_name: str, size: int, algo: str = "auto"):
     import numpy as np
 
     from tinydip.models import deep_decoder, skip_unet, unet_config
+    from tinydip.nn import Conv2d
 
     rng = np.random.default_rng(0)
     if net_name == "unet":  # the paper's denoising U-Net: 32 in, 128 x 5, 4-ch skips, 3x3
         net = skip_unet(unet_config("denoise"), rng=rng)
     else:  # Deep Decoder k=128, 6 layers
         net = deep_decoder(128, 6, rng=rng)
+    for m in net.modules():
+        if isinstance(m, Conv2d):
+            m.algo = algo
     s = net.z_stride
     z = rng.uniform(0, 0.1, (1, net.in_channels, size // s, size // s)).astype(np.float32)
     target = rng.uniform(0, 1, (1, 3, size, size)).astype(np.float32)
     return net, z, target
 
 
-def run_one(framework: str, net_name: str, size: int, repeats: int) -> dict:
+def run_one(framework: str, net_name: str, size: int, repeats: int, algo: str) -> dict:
     """Time one configuration in this process; returns a dict of figures."""
     t_import = time.perf_counter()
     import numba
@@ -53,7 +58,7 @@ def run_one(framework: str, net_name: str, size: int, repeats: int) -> dict:
     sys.path.insert(0, str(HERE))
     from flops import conv_flops
 
-    net, z, target = build(net_name, size)
+    net, z, target = build(net_name, size, algo)
     _, gflop = conv_flops(net, z)
     threads = numba.get_num_threads()
     if framework == "tinydip":
@@ -113,12 +118,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--json", metavar="PATH")
-    p.add_argument("--one", nargs=4, metavar=("FRAMEWORK", "NET", "SIZE", "REPEATS"),
+    p.add_argument("--algo", choices=["auto", "im2col"], default="auto",
+                   help="tinydip's convolution algorithm (auto: Winograd for 3x3 stride-1 "
+                        "layers of >= 16x16, as in normal use; im2col: Winograd off)")
+    p.add_argument("--one", nargs=5, metavar=("FRAMEWORK", "NET", "SIZE", "REPEATS", "ALGO"),
                    help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
-        fw, net, size, rep = a.one
-        print(json.dumps(run_one(fw, net, int(size), int(rep))))
+        fw, net, size, rep, algo = a.one
+        print(json.dumps(run_one(fw, net, int(size), int(rep), algo)))
         return
     try:
         import torch  # noqa: F401
@@ -132,8 +140,8 @@ def main() -> None:
     for net in a.nets:
         for size in sizes:
             reps = str(a.repeats if size < 512 else max(3, a.repeats // 2))
-            r = spawn(["tinydip", net, str(size), reps])
-            t = spawn(["torch", net, str(size), reps]) if have_torch else None
+            r = spawn(["tinydip", net, str(size), reps, a.algo])
+            t = spawn(["torch", net, str(size), reps, a.algo]) if have_torch else None
             row = {"tinydip": r, "torch": t,
                    "ratio": r["s_per_iter"] / t["s_per_iter"] if t else None}
             rows.append(row)
@@ -144,14 +152,17 @@ def main() -> None:
                          f"{row['ratio']:6.2f}")
             print(line, flush=True)
     # cold start: import tinydip -> end of first iteration, warm and cold numba cache
-    warm = spawn(["tinydip", "unet", "64", "1"])["import_to_first_iter_s"]
+    print("GFLOP/it counts every convolution as a direct product (forward, dx, dw); with "
+          "Winograd\ntinydip does fewer multiplies, so its GFLOP/s is an effective rate.")
+    warm = spawn(["tinydip", "unet", "64", "1", a.algo])["import_to_first_iter_s"]
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        cold = spawn(["tinydip", "unet", "64", "1"], env)["import_to_first_iter_s"]
+        cold = spawn(["tinydip", "unet", "64", "1", a.algo], env)["import_to_first_iter_s"]
     print(f"cold start (import tinydip -> end of first U-Net iteration at 64x64): "
           f"warm numba cache {warm:.2f} s, cold cache {cold:.2f} s")
     if a.json:
-        Path(a.json).write_text(json.dumps({"rows": rows, "cold_start_warm_cache_s": warm,
+        Path(a.json).write_text(json.dumps({"algo": a.algo, "rows": rows,
+                                            "cold_start_warm_cache_s": warm,
                                             "cold_start_cold_cache_s": cold}, indent=1))
 
 
