@@ -49,29 +49,6 @@ def test_adam_matches_hand_formula_for_three_steps(hyper):
             np.testing.assert_allclose(v, vw, rtol=1e-13, atol=1e-16)
 
 
-
-def test_adam_serial_and_parallel_kernels_agree(monkeypatch):
-    """Small tensors use the one-thread kernel, large ones the parallel one: same numbers."""
-    rng = np.random.default_rng(1)
-    shapes = [(5,), (40, 1000)]  # 5 and 40000 entries: both sides of PARALLEL_MIN_SIZE
-    assert 5 < Adam.PARALLEL_MIN_SIZE <= 40000
-    runs = []
-    for threshold in (1 << 40, 0, Adam.PARALLEL_MIN_SIZE):
-        monkeypatch.setattr(Adam, "PARALLEL_MIN_SIZE", threshold)
-        params = [Parameter(np.random.default_rng(2).standard_normal(s).astype(np.float32))
-                  for s in shapes]
-        opt = Adam(params, lr=0.01)
-        for _ in range(3):
-            for p in params:
-                p.grad[...] = rng.standard_normal(p.shape)
-            opt.step()
-        runs.append([p.data.copy() for p in params])
-        rng = np.random.default_rng(1)
-    for other in runs[1:]:
-        for a, b in zip(runs[0], other, strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
-            assert a.dtype == np.float32
-
 def test_adam_first_step_moves_every_entry_by_lr():
     """Bias correction: the first step is lr * g / (|g| + eps') = lr * sign(g)."""
     p = Parameter(np.array([1.0, -2.0, 3.0]))

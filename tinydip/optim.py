@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .kernels import adam_update, adam_update_serial
+from .kernels import adam_update
 from .nn.module import Parameter
 
 
@@ -48,8 +48,6 @@ class Adam(Optimizer):
         p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
     """
 
-    PARALLEL_MIN_SIZE = 1 << 15  # smaller tensors are updated on one thread (kernels note)
-
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, lr)
@@ -63,8 +61,7 @@ class Adam(Optimizer):
         b1, b2 = self.betas
         bc1, bc2 = 1.0 - b1**self.t, 1.0 - b2**self.t
         for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            update = adam_update if p.data.size >= self.PARALLEL_MIN_SIZE else adam_update_serial
-            update(p.data.reshape(-1), p.grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+            adam_update(p.data.reshape(-1), p.grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                         self.lr, b1, b2, self.eps, bc1, bc2)
 
     def state_dict(self) -> dict:

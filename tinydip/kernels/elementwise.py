@@ -41,9 +41,5 @@ def _leaky_relu_backward(dout, x, slope, dx):
 
 
 adam_update = njit(cache=True, parallel=True)(_adam_update)
-# the same update on one thread, for small tensors: starting the parallel workers costs
-# ~30-40 us, more than updating a few thousand floats (paper U-Net: 97 of its 112 parameter
-# tensors; a whole Adam step 6.3 -> 1.8 ms with these on the serial version)
-adam_update_serial = njit(cache=True)(_adam_update)
 leaky_relu_forward = njit(cache=True, parallel=True)(_leaky_relu_forward)
 leaky_relu_backward = njit(cache=True, parallel=True)(_leaky_relu_backward)
