@@ -21,15 +21,16 @@ F64 = np.float64
 pytestmark = pytest.mark.usefixtures("numba_one_thread")
 
 
-def small_net(rng, dtype=F64, bias=False):
+def small_net(rng, dtype=F64, bias=False, algo="auto"):
     """Sequential(Conv, BN, LeakyReLU, Concat(down/up branch, 1x1 branch), Conv 1x1, Sigmoid).
 
     ``bias`` is for the three convolutions followed by a BatchNorm: in train mode their bias
     gradient is identically zero (BN subtracts the batch mean), so a relative error on it
     compares round-off with round-off; see test_bias_before_train_mode_bn_has_zero_gradient.
+    ``algo`` is the first (3x3, stride-1) convolution's algorithm.
     """
     net = Sequential(
-        Conv2d(3, 4, 3, padding="reflect", bias=bias, rng=rng, dtype=dtype),
+        Conv2d(3, 4, 3, padding="reflect", bias=bias, rng=rng, dtype=dtype, algo=algo),
         BatchNorm2d(4, dtype=dtype),
         LeakyReLU(0.2),
         Concat(
@@ -64,9 +65,10 @@ def test_small_network_shapes():
     assert np.all((out > 0) & (out < 1))
 
 
-def test_small_network_gradcheck(record_error):
+@pytest.mark.parametrize("algo", ["auto", "winograd"])
+def test_small_network_gradcheck(algo, record_error):
     rng = np.random.default_rng(0)
-    net = small_net(rng)
+    net = small_net(rng, algo=algo)
     x = rng.standard_normal(X_SHAPE)
     errors = check_module(net, x, rng=rng, h=NET_H)
     names = {n for n, _ in net.named_parameters()}

@@ -28,6 +28,8 @@ def cases(rng: np.random.Generator):
     yield "Conv2d 5x5 reflect", nn.Conv2d(2, 3, 5, padding="reflect", rng=rng), x(1, 2, 6, 5), \
         SMOOTH_TOL
     yield "Conv2d 1x1", nn.Conv2d(3, 4, 1, rng=rng), x(2, 3, 5, 4), SMOOTH_TOL
+    yield "Conv2d 3x3 Winograd reflect", nn.Conv2d(3, 4, 3, padding="reflect", rng=rng,
+                                                   algo="winograd"), x(2, 3, 7, 6), SMOOTH_TOL
     bn = nn.BatchNorm2d(3)
     yield "BatchNorm2d train", bn, x(2, 3, 5, 4), SMOOTH_TOL
     bn_eval = nn.BatchNorm2d(3).eval()
