@@ -498,14 +498,11 @@ def test_parallel_equals_single_thread(name):
 # ----------------------------------------------------------------------------------------------
 # NUMBA_DISABLE_JIT=1 turns the whole library into plain Python with the same results
 # ----------------------------------------------------------------------------------------------
-_NOJIT_SCRIPT = """
-import sys
-import numba
+# the same computation runs here (jitted) and in a NUMBA_DISABLE_JIT=1 subprocess
+_COMPUTE = """
 import numpy as np
-assert numba.config.DISABLE_JIT
-import tinydip.kernels as K
 from tinydip.functional import conv2d_backward, conv2d_forward, upsample_forward
-assert not hasattr(K.im2col, "py_func"), "kernels are still compiled"
+from tinydip.functional.winograd import conv2d_winograd_backward, conv2d_winograd_forward
 rng = np.random.default_rng(0)
 x = rng.standard_normal((2, 2, 5, 4))
 w = rng.standard_normal((3, 2, 3, 3))
@@ -514,17 +511,23 @@ out, cache = conv2d_forward(x, w, b, 2, "reflect")
 g = rng.standard_normal(out.shape)
 dx, dw, db = conv2d_backward(g, cache)
 up, _ = upsample_forward(x, 2, "bilinear")
-from tinydip.functional.winograd import conv2d_winograd_backward, conv2d_winograd_forward
 ow, cw = conv2d_winograd_forward(x, w, b, "reflect")
 dxw, dww, _ = conv2d_winograd_backward(ow, cw)
-np.savez(sys.argv[1], out=out, dx=dx, dw=dw, db=db, up=up, ow=ow, dxw=dxw, dww=dww)
+results = dict(out=out, dx=dx, dw=dw, db=db, up=up, ow=ow, dxw=dxw, dww=dww)
+"""
+_NOJIT_SCRIPT = """
+import sys
+import numba
+import numpy as np
+assert numba.config.DISABLE_JIT
+import tinydip.kernels as K
+assert not hasattr(K.im2col, "py_func"), "kernels are still compiled"
+""" + _COMPUTE + """
+np.savez(sys.argv[1], **results)
 """
 
 
 def test_numba_disable_jit_subprocess_matches_jitted(tmp_path):
-    from tinydip.functional import conv2d_backward, conv2d_forward, upsample_forward
-    from tinydip.functional.winograd import conv2d_winograd_backward, conv2d_winograd_forward
-
     path = tmp_path / "nojit.npz"
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(K.__file__))))
@@ -532,16 +535,8 @@ def test_numba_disable_jit_subprocess_matches_jitted(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     got = np.load(path)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 2, 5, 4))
-    w = rng.standard_normal((3, 2, 3, 3))
-    b = rng.standard_normal(3)
-    out, cache = conv2d_forward(x, w, b, 2, "reflect")
-    g = rng.standard_normal(out.shape)
-    dx, dw, db = conv2d_backward(g, cache)
-    up, _ = upsample_forward(x, 2, "bilinear")
-    ow, cw = conv2d_winograd_forward(x, w, b, "reflect")
-    dxw, dww, _ = conv2d_winograd_backward(ow, cw)
-    for name, want in dict(out=out, dx=dx, dw=dw, db=db, up=up, ow=ow, dxw=dxw,
-                           dww=dww).items():
+    jitted: dict = {}
+    exec(_COMPUTE, jitted)
+    assert sorted(got.files) == sorted(jitted["results"])
+    for name, want in jitted["results"].items():
         np.testing.assert_allclose(got[name], want, rtol=1e-12, atol=1e-12, err_msg=name)
