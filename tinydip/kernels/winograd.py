@@ -27,7 +27,9 @@ the backward pass needs:
 
 T = ceil(H/2) * ceil(W/2) tiles; for odd sizes the last tile row/column computes one output
 row/column past the image, which is dropped (and gets zero gradient). Padding is 1 pixel,
-zeros or reflect (PyTorch ReflectionPad2d), folded into the index arithmetic as in im2col.
+zeros or reflect (PyTorch ReflectionPad2d): each channel is copied into a small padded plane
+(``pad_plane``; its transpose ``fold_plane`` adds the gradient of mirrored pixels back to their
+sources), so the tile loops themselves have no boundary cases.
 """
 
 import numpy as np
