@@ -161,3 +161,19 @@ def test_gradcheck_catches_planted_bugs(which, monkeypatch):
     err = rel_error(dx, numerical_grad(f, x, g)) if which == "input_adjoint" else \
         rel_error(dw, numerical_grad(f, w, g))
     assert err > 1e-3
+
+
+def test_noncontiguous_input_and_gradient_same_as_contiguous():
+    rng = np.random.default_rng(8)
+    base = rng.standard_normal((2, 6, 5, 3))
+    x_nc = base.transpose(0, 3, 1, 2)[:, :, :, ::-1]  # (2, 3, 6, 5), not C-contiguous
+    x_c = np.ascontiguousarray(x_nc)
+    w = rng.standard_normal((4, 3, 3, 3))
+    o1, c1 = conv2d_winograd_forward(x_nc, w, None, "reflect")
+    o2, c2 = conv2d_winograd_forward(x_c, w, None, "reflect")
+    np.testing.assert_array_equal(o1, o2)
+    g = rng.standard_normal((2, 5, 6, 4)).transpose(0, 3, 1, 2)  # (2, 4, 6, 5), strided
+    for a, c in zip(conv2d_winograd_backward(g, c1),
+                    conv2d_winograd_backward(np.ascontiguousarray(g), c2), strict=True):
+        if a is not None:
+            np.testing.assert_allclose(a, c, rtol=1e-13, atol=1e-13)
