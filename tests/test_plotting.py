@@ -53,6 +53,20 @@ def test_plot_training_writes_png(tmp_path, img):
     assert red.sum() > 200 and green.sum() > 200
 
 
+
+def test_plot_training_draws_the_stopping_statistic_on_its_own_axis(tmp_path, img):
+    """Entries with a ``stat`` get a purple (tab:purple) curve; without, no purple at all."""
+    def purple_pixels(hist, name):
+        top = _read_png(plot_training(hist, {"a": img}, tmp_path / name))[:330].astype(int)
+        return ((np.abs(top[..., 0] - 148) < 25) & (np.abs(top[..., 1] - 103) < 25)
+                & (np.abs(top[..., 2] - 189) < 25)).sum()
+
+    hist = _history()
+    assert purple_pixels(hist, "plain.png") == 0
+    for i, h in enumerate(hist[10:]):  # statistics exist after a warm-up, ~1e-6 scale
+        h["stat"] = 1e-6 * (1 + np.exp(-i / 8))
+    assert purple_pixels(hist, "stat.png") > 100
+
 def test_plot_training_gray_image_is_gray(tmp_path):
     gray = np.tile(np.linspace(0, 1, 32), (32, 1))[:, :, None]
     px = _read_png(plot_training(_history(5), {"g": gray}, tmp_path / "g.png"))

@@ -80,6 +80,7 @@ def plot_training(
     path: str | os.PathLike,
     title: str | None = None,
     marks: Mapping[str, int] | None = None,
+    stat_label: str = "stopping statistic",
 ) -> Path:
     """Training-dynamics figure: loss and PSNR curves on top, images below.
 
@@ -93,6 +94,8 @@ def plot_training(
     title : figure title.
     marks : ``{label: iteration}`` drawn as dashed vertical lines on both plots
         (e.g. ``{"auto stop": 812, "oracle best": 1050}``).
+    stat_label : axis label for the entries' optional ``stat`` key (the early-stopping
+        rule's statistic, e.g. the held-out MSE), drawn on a second axis of the loss panel.
 
     Returns
     -------
@@ -127,7 +130,17 @@ def plot_training(
     ax_loss.set_ylabel("loss")
     ax_loss.grid(True, alpha=0.3)
     _draw_marks(ax_loss, marks, label=True)
-    ax_loss.legend(fontsize=8, loc="upper right")
+    handles, labels = ax_loss.get_legend_handles_labels()
+    it_stat, stat = _series(history, "stat")
+    if it_stat.size:  # the stopping rule's statistic: its own scale, so its own axis
+        ax_s = ax_loss.twinx()
+        ax_s.plot(it_stat, stat, color="tab:purple", lw=1.0, ls=":", label=stat_label)
+        if np.all(stat > 0):
+            ax_s.set_yscale("log")
+        ax_s.set_ylabel(stat_label, color="tab:purple")
+        h, lab = ax_s.get_legend_handles_labels()
+        handles, labels = handles + h, labels + lab
+    ax_loss.legend(handles, labels, fontsize=8, loc="upper right")
 
     if ax_p is not None:
         if it_psnr.size:

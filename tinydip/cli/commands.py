@@ -16,6 +16,9 @@ from ..metrics import psnr
 from ..plotting import plot_training
 from .argtypes import positive_float, positive_int
 
+# what each early-stopping rule's statistic is, for the plot's second loss axis
+STAT_LABELS = {"val": "held-out MSE (val rule)", "wmv": "output variance (wmv rule)"}
+
 
 def _common(p: argparse.ArgumentParser, iters_default: str) -> None:
     p.add_argument("--truth", metavar="GT", help="ground-truth image: enables PSNR")
@@ -131,8 +134,9 @@ def _finish(args, result: tasks.TaskResult, extra: dict | None = None) -> int:
                 "smoothed" if f.output_kind == "smoothed" else "raw")
             key = "psnr_smoothed" if stream == "smoothed" else "psnr"
             marks["oracle best"] = max(f.history, key=lambda r: r[key])["iter"]
+        rule = result.settings.get("stop")
         plot_training(f.history, imgs, args.plot, title=f"{result.task} ({result.net})",
-                      marks=marks)
+                      marks=marks, stat_label=STAT_LABELS.get(rule, "stopping statistic"))
         print(f"  wrote {args.plot}")
     return 130 if f.interrupted else 0
 
