@@ -9,14 +9,17 @@ exponential moving average of outputs, and the output a stopping rule selected.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .functional import mse_loss
+from .jit_notice import compile_notice
 from .metrics import psnr
 from .nn import Module
 from .optim import Adam
@@ -136,6 +139,9 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
     sigma = cfg.reg_noise_std
     show = cfg.progress if cfg.progress is not None else cfg.iters * H * W >= 2e6
     bar = tqdm(total=cfg.iters, disable=not show, unit="it", dynamic_ncols=True, leave=False)
+    notice = ExitStack()  # one line (above the bar) if this run compiles kernels; not if quiet
+    notice.enter_context(compile_notice(
+        None if cfg.progress is False else (lambda s: tqdm.write(s, file=sys.stderr))))
     history: list[dict] = []
     last = best = smoothed = None
     best_loss, best_iter, it_done = np.inf, 0, 0
@@ -203,6 +209,7 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
     except KeyboardInterrupt:
         interrupted, stop_reason = True, "interrupted (Ctrl-C)"
     finally:
+        notice.close()
         bar.close()
     seconds = time.perf_counter() - start
     if last is None:
