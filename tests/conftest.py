@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import numba
+import numpy as np
 import pytest
 
 _WORST: dict[str, tuple[float, str]] = {}
@@ -31,6 +32,26 @@ def numba_one_thread():
     numba.set_num_threads(1)
     yield
     numba.set_num_threads(before)
+
+
+@pytest.fixture
+def kernel_runs():
+    """``kernel_runs(jitted, build) -> (jit, plain, one_thread)``: the array arguments after
+    running the jitted kernel, its plain twin (``jitted.py_func``) and the jitted kernel on one
+    numba thread, each on fresh arguments from ``build()`` (outputs are written in place)."""
+    def run(jitted, build):
+        a, b, c = build(), build(), build()
+        jitted(*a)
+        jitted.py_func(*b)
+        before = numba.get_num_threads()
+        try:
+            numba.set_num_threads(1)
+            jitted(*c)
+        finally:
+            numba.set_num_threads(before)
+        return [[x for x in args if isinstance(x, np.ndarray)] for args in (a, b, c)]
+
+    return run
 
 
 @pytest.fixture

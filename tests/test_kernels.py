@@ -466,33 +466,14 @@ def _kernel_calls(rng):
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
-def test_jitted_equals_plain(name):
+def test_jitted_equals_plain_and_one_thread(name, kernel_runs):
+    """Same numbers un-jitted; and the prange loops write disjoint slices, so any thread
+    count gives the same bits."""
     build = _kernel_calls(np.random.default_rng(0))[name]
-    a, b = build(), build()
-    kernel(name, "jit")(*a)
-    kernel(name, "py")(*b)
-    for x, y in zip(a, b, strict=True):
-        if isinstance(x, np.ndarray):
-            np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-14)
-
-
-@pytest.mark.parametrize("name", sorted(KERNELS))
-def test_parallel_equals_single_thread(name):
-    """The prange loops write disjoint slices: any thread count gives the same bits."""
-    import numba
-
-    build = _kernel_calls(np.random.default_rng(1))[name]
-    a, b = build(), build()
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        kernel(name, "jit")(*a)
-    finally:
-        numba.set_num_threads(before)
-    kernel(name, "jit")(*b)
-    for x, y in zip(a, b, strict=True):
-        if isinstance(x, np.ndarray):
-            np.testing.assert_array_equal(x, y)
+    jit, plain, one = kernel_runs(kernel(name, "jit"), build)
+    for x, y, z in zip(jit, plain, one, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-14)
+        np.testing.assert_array_equal(x, z)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ with the dot-product identity <K x, y> = <x, K^T y>. Every kernel also runs un-j
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 
@@ -169,18 +168,8 @@ def _calls(rng):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_jitted_equals_plain_and_one_thread(name):
-    build = _calls(np.random.default_rng(5))[name]
-    a, b, c = build(), build(), build()
-    kernel(name, "jit")(*a)
-    kernel(name, "py")(*b)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        kernel(name, "jit")(*c)
-    finally:
-        numba.set_num_threads(before)
-    for x, y, z in zip(a, b, c, strict=True):
-        if isinstance(x, np.ndarray):
-            np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-14)
-            np.testing.assert_array_equal(x, z)
+def test_jitted_equals_plain_and_one_thread(name, kernel_runs):
+    jit, plain, one = kernel_runs(kernel(name, "jit"), _calls(np.random.default_rng(5))[name])
+    for x, y, z in zip(jit, plain, one, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-14)
+        np.testing.assert_array_equal(x, z)
