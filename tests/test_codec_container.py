@@ -44,16 +44,21 @@ def tiny_state() -> dict:
             "c": np.full((2, 2), 0.5, np.float32)}
 
 
-def reframe(header: dict, payload: bytes, version: int = 1) -> bytes:
-    """Build a file with a *valid* checksum around an arbitrary header and payload."""
-    head = json.dumps(header).encode()
+def reframe(header: dict, payload: bytes, version: int = 2, raw_header: bytes | None = None
+            ) -> bytes:
+    """Build a file with a *valid* checksum around an arbitrary header and payload
+    (``raw_header``: these exact header bytes, stored as they are)."""
+    head = json.dumps(header).encode() if raw_header is None else raw_header
+    if version >= 2 and raw_header is None:
+        head = zlib.compress(head)
     body = MAGIC + struct.pack("<HI", version, len(head)) + head + payload
     return body + struct.pack("<I", zlib.crc32(body))
 
 
 def split(data: bytes) -> tuple[dict, bytes]:
-    (hlen,) = struct.unpack_from("<I", data, 10)
-    return json.loads(data[14:14 + hlen]), data[14 + hlen:-4]
+    version, hlen = struct.unpack_from("<HI", data, 8)
+    head = data[14:14 + hlen]
+    return json.loads(zlib.decompress(head) if version >= 2 else head), data[14 + hlen:-4]
 
 
 @pytest.fixture(scope="module")
@@ -203,10 +208,21 @@ def test_error_messages(tmp_path, tiny_file):
         assert "\n" not in str(info.value)
 
 
+def test_version_1_files_still_read(tiny_file):
+    """Format 1 stored the same JSON header uncompressed; version 2 only compresses it."""
+    header, payload = split(tiny_file)
+    assert struct.unpack_from("<H", tiny_file, 8)[0] == 2
+    v1 = reframe(header, payload, version=1)
+    assert len(v1) > len(tiny_file) + 100  # the compressed header is the point of version 2
+    h1, t1 = decode_tdd(v1)
+    h2, t2 = decode_tdd(tiny_file)
+    assert h1 == h2 and all(np.array_equal(t1[k], t2[k]) for k in t2)
+
+
 def test_future_version(tiny_file):
-    future = tiny_file[:8] + struct.pack("<H", 2) + tiny_file[10:]
-    with pytest.raises(CodecError, match="written by a newer tinydip: format version 2, "
-                                         "this reader supports 1"):
+    future = tiny_file[:8] + struct.pack("<H", 3) + tiny_file[10:]
+    with pytest.raises(CodecError, match="written by a newer tinydip: format version 3, "
+                                         "this reader supports 2"):
         decode_tdd(future)
     with pytest.raises(CodecError, match="version 0"):
         decode_tdd(tiny_file[:8] + struct.pack("<H", 0) + tiny_file[10:])
@@ -216,18 +232,19 @@ def test_crafted_files_with_valid_checksum(tiny_file):
     header, payload = split(tiny_file)
     assert decode_tdd(reframe(header, payload))[1].keys() == tiny_state().keys()
 
-    def bad(match, h=None, p=None, raw_header=None):
-        data = reframe(h if h is not None else header, payload if p is None else p)
-        if raw_header is not None:
-            body = MAGIC + struct.pack("<HI", 1, len(raw_header)) + raw_header + payload
-            data = body + struct.pack("<I", zlib.crc32(body))
+    def bad(match, h=None, p=None, raw_header=None, version=2):
+        data = reframe(h if h is not None else header, payload if p is None else p,
+                       version, raw_header)
         with pytest.raises(CodecError, match=match):
             decode_tdd(data)
 
-    bad("malformed header", raw_header=b"{not json")
-    bad("malformed header", raw_header=b"\xff\xfe")
-    bad("malformed header", raw_header=b"[1, 2]")
-    bad("malformed header", raw_header=b"[" * 100000 + b"]" * 100000)
+    for raw in (b"{not json", b"\xff\xfe", b"[1, 2]", b"[" * 100000 + b"]" * 100000):
+        bad("malformed header", raw_header=raw, version=1)
+        bad("malformed header", raw_header=zlib.compress(raw))
+    bad("malformed header: does not decompress", raw_header=b"{not zlib}")
+    bad("malformed header: compressed header is incomplete",
+        raw_header=zlib.compress(json.dumps(header).encode())[:-5])
+    bad("too long", raw_header=zlib.compress(b" " * (2 << 20)))  # a header bomb
     bad("malformed header", h={k: v for k, v in header.items() if k != "seed"})
     bad("malformed header", h={**header, "compression": "bz2"})
     bad("malformed header", h={**header, "bits": True})

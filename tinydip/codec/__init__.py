@@ -23,7 +23,8 @@ What a ``.tdd`` file stores (see :mod:`tinydip.codec.container` for the byte lay
 * the 1x1 convolution weights (d*k^2 + kc values) and, per BatchNorm, a folded per-channel
   scale and shift (2*d*k values) -- exactly N numbers, each quantised uniformly per tensor
   to ``bits`` bits (2..15 integer codes, 16 = float16, 32 = float32), packed and entropy
-  coded (lzma/zlib, whichever is smaller), plus one JSON header row per tensor.
+  coded (lzma/zlib, whichever is smaller), plus one row per tensor in the (zlib-compressed)
+  JSON header.
 
 BatchNorm is folded with the batch statistics of the encoder's final forward pass, so
 decoding is a fixed feed-forward computation (:mod:`tinydip.codec.folded`). The encoder

@@ -29,7 +29,7 @@ network. The .tdd file holds the image size and channels, the architecture (k, l
 output channels, upsampling mode, input scale), the seed, and the weights quantised to
 --bits bits per value (uniform per tensor): the 1x1 convolutions plus each BatchNorm
 folded into a per-channel scale and shift -- 6k^2 + 12k + kc values for 6 layers and c
-channels, plus a header of about 1.3 KB. The network input z is NOT stored: it is
+channels, plus a compressed header of about 0.5 KB. The network input z is NOT stored: it is
 regenerated from the seed. k sets the rate (k=64 on a 256x256 RGB image: about 24 KB).
 
 Encoding: {_DEFAULTS.iters} Adam steps (lr {_DEFAULTS.lr}) keeping the best-loss weights,

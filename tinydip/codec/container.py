@@ -1,14 +1,17 @@
-"""The ``.tdd`` file format (version 1): a quantised Deep Decoder on disk.
+"""The ``.tdd`` file format (version 2): a quantised Deep Decoder on disk.
 
 Layout (all integers little-endian)::
 
     offset  size  field
     0       8     magic  b"TINYDIP\\x00"
-    8       2     format version (uint16) = 1
-    10      4     header length H (uint32)
-    14      H     header: UTF-8 JSON object
+    8       2     format version (uint16) = 2
+    10      4     stored header length H (uint32)
+    14      H     header: UTF-8 JSON object, zlib-compressed (version 1: not compressed)
     14+H    P     payload: the packed tensors, concatenated, then compressed
     14+H+P  4     CRC-32 (zlib.crc32, uint32) of bytes [0, 14+H+P)
+
+Version 2 only compresses the header: its ~1.3 KB of JSON (mostly the tensor table) shrink
+to ~0.5 KB, a quarter of a k = 16 file. Version 1 files are still read.
 
 The header holds the caller's keys (at least :data:`REQUIRED_KEYS`: image ``height``,
 ``width``, ``channels``, the decoder ``architecture`` dict and the ``seed`` that
@@ -49,7 +52,8 @@ from tinydip.codec import quantize as qz
 from tinydip.codec.quantize import PACKINGS, VALID_BITS, check_bits
 
 MAGIC = b"TINYDIP\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_MAX_HEADER = 1 << 20  # uncompressed header bytes a reader accepts (a 6-layer one: ~1.3 KB)
 REQUIRED_KEYS = ("height", "width", "channels", "architecture", "seed")
 """Caller-supplied header keys every file must carry."""
 CODEC_KEYS = ("bits", "compression", "packing", "payload_bytes", "raw_bytes",
@@ -212,6 +216,7 @@ def _compress(raw: bytes, method: str) -> tuple[bytes, dict[str, int]]:
 
 def _assemble(header: dict[str, Any], payload: bytes) -> bytes:
     head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    head = zlib.compress(head, 9)  # format version 2
     body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(head)) + head + payload
     return body + _CRC.pack(zlib.crc32(body))
 
@@ -324,7 +329,7 @@ def _parse(data: bytes) -> tuple[dict[str, Any], bytes]:
     header: dict[str, Any] | None = None
     header_error: CodecError | None = None
     try:
-        header = _load_header(data[_PREFIX.size:hend])
+        header = _load_header(data[_PREFIX.size:hend], version)
     except CodecError as exc:
         header_error = exc
     if header is not None and hend + header["payload_bytes"] + _CRC.size > n:
@@ -344,8 +349,16 @@ def _parse(data: bytes) -> tuple[dict[str, Any], bytes]:
     return header, raw
 
 
-def _load_header(blob: bytes) -> dict[str, Any]:
-    """Decode and validate the JSON header; raise CodecError("malformed header: ...")."""
+def _load_header(blob: bytes, version: int) -> dict[str, Any]:
+    """Decode and validate the header; raise CodecError("malformed header: ...")."""
+    if version >= 2:
+        dec = zlib.decompressobj()
+        try:
+            blob = dec.decompress(blob, _MAX_HEADER + 1)
+        except zlib.error as exc:
+            raise CodecError(f"malformed header: does not decompress ({exc})") from None
+        if len(blob) > _MAX_HEADER or not dec.eof or dec.unused_data:
+            raise CodecError("malformed header: compressed header is incomplete or too long")
     try:
         header = json.loads(blob.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or absurd nesting
