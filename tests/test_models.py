@@ -115,6 +115,26 @@ def test_tiny_unet_gradients(padding, mode, numba_one_thread):
     assert check_vjp(net, x) < 1e-6
 
 
+
+def test_unet_conv_algo_choice(numba_one_thread):
+    """conv_algo reaches every eligible Conv2d; all three give the same network function."""
+    def algos(net):
+        return {(m.kernel_size, m.stride, m.algo) for m in net.modules()
+                if isinstance(m, nn.Conv2d)}
+
+    nets = {a: skip_unet(rng=np.random.default_rng(0), conv_algo=a, **TINY).astype(np.float64)
+            for a in ("auto", "im2col", "winograd")}
+    assert {a for *_, a in algos(nets["im2col"])} == {"im2col"}
+    assert {(k, s) for k, s, a in algos(nets["winograd"]) if a == "winograd"} == {(3, 1)}
+    assert {a for *_, a in algos(nets["auto"])} == {"auto"}
+    x = np.random.default_rng(1).uniform(0, 1, (1, 3, 8, 8))
+    outs = {a: net(x) for a, net in nets.items()}
+    for a in ("im2col", "winograd"):
+        np.testing.assert_allclose(outs[a], outs["auto"], rtol=1e-12, atol=1e-12)
+    assert check_vjp(nets["winograd"], x) < 1e-6
+    with pytest.raises(ValueError, match="conv_algo must be one of"):
+        skip_unet(conv_algo="fft", **TINY)
+
 def test_decoder_gradients(numba_one_thread):
     net = deep_decoder(3, 3, 2, rng=np.random.default_rng(0)).astype(np.float64)
     x = np.random.default_rng(1).uniform(0, 1, (1, 3, 2, 3))

@@ -50,6 +50,7 @@ class UNetConfig:
     bn_after_concat: bool = True
     need_1x1_up: bool = True
     bias: bool = True
+    conv_algo: str = "auto"  # Conv2d's algo for the 3x3 stride-1 convs ("im2col": no Winograd)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -94,8 +95,13 @@ def skip_unet(config: UNetConfig | None = None, rng: np.random.Generator | None 
     kup = _per_level(cfg.kernel_up, L, "kernel_up")
     umode = _per_level(cfg.upsample_mode, L, "upsample_mode")
 
+    if cfg.conv_algo not in Conv2d.ALGOS:
+        raise ValueError(f"skip_unet: conv_algo must be one of {Conv2d.ALGOS}, "
+                         f"got {cfg.conv_algo!r}")
+
     def conv(cin, cout, k, stride=1):
-        return Conv2d(cin, cout, k, stride, cfg.padding, cfg.bias, rng, dtype)
+        algo = cfg.conv_algo if k == 3 and stride == 1 or cfg.conv_algo == "im2col" else "auto"
+        return Conv2d(cin, cout, k, stride, cfg.padding, cfg.bias, rng, dtype, algo=algo)
 
     def bn_act(c):
         return BatchNorm2d(c, slope=cfg.slope, dtype=dtype)
