@@ -1,4 +1,5 @@
-"""Tests for tinydip.codec.container: the .tdd format, round trips, and corruption handling."""
+"""Tests for tinydip.codec.container and .header: the .tdd format, round trips, and corruption
+handling (the header is only reachable through files, so it is tested here)."""
 
 import io
 import json
