@@ -53,3 +53,33 @@ def test_blocks_cover_all_columns():
 def test_set_threads_validates():
     with pytest.raises(ValueError, match="at least one thread"):
         G.set_threads(0)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(16, 8, 9, 30), (16, 128, 132, 1024), (3, 4, 5, 6)])
+def test_batched_gemm_and_nt_acc(threads, shape):
+    """The Winograd products: out[i] = a[i] @ b[i]; acc[i] += d[i] @ c[i].T (any batch split)."""
+    G.set_threads(threads)
+    B, m, k, p = shape
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((B, m, k))
+    b = rng.standard_normal((B, k, p))
+    out = np.full((B, m, p), np.nan)
+    G.batched_gemm(a, b, out)
+    np.testing.assert_allclose(out, np.einsum("imk,ikp->imp", a, b), rtol=1e-10, atol=1e-10)
+    G.batched_gemm(a.transpose(0, 2, 1).copy().transpose(0, 2, 1), b, out)  # strided operand
+    np.testing.assert_allclose(out, np.einsum("imk,ikp->imp", a, b), rtol=1e-10, atol=1e-10)
+    d, c = rng.standard_normal((B, m, p)), rng.standard_normal((B, k, p))
+    acc = np.ones((B, m, k))
+    G.batched_gemm_nt_acc(d, c, acc)
+    np.testing.assert_allclose(acc, 1 + np.einsum("imp,ikp->imk", d, c), rtol=1e-10,
+                               atol=1e-9)
+
+
+def test_batch_chunks_cover_the_batch():
+    G.set_threads(2)
+    pool, chunks = G._batch_chunks(16, 1e9)
+    assert pool is not None and chunks[0][0] == 0 and chunks[-1][1] == 16
+    assert all(y[0] == x[1] for x, y in zip(chunks, chunks[1:]))
+    assert G._batch_chunks(16, 1e3)[0] is None  # tiny products stay serial
+    assert G._batch_chunks(1, 1e9)[0] is None
