@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 __all__ = ["plot_training", "plot_grid"]
 
 _MARK_COLORS = ("tab:red", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
+_STAT_COLOR = "tab:cyan"  # the stopping statistic: not one of the marks' colours
 
 
 def _display_array(img: np.ndarray, name: str) -> tuple[np.ndarray, str | None]:
@@ -134,10 +135,10 @@ def plot_training(
     it_stat, stat = _series(history, "stat")
     if it_stat.size:  # the stopping rule's statistic: its own scale, so its own axis
         ax_s = ax_loss.twinx()
-        ax_s.plot(it_stat, stat, color="tab:purple", lw=1.0, ls=":", label=stat_label)
+        ax_s.plot(it_stat, stat, color=_STAT_COLOR, lw=1.2, ls=":", label=stat_label)
         if np.all(stat > 0):
             ax_s.set_yscale("log")
-        ax_s.set_ylabel(stat_label, color="tab:purple")
+        ax_s.set_ylabel(stat_label, color=_STAT_COLOR)
         h, lab = ax_s.get_legend_handles_labels()
         handles, labels = handles + h, labels + lab
     ax_loss.legend(handles, labels, fontsize=8, loc="upper right")
