@@ -1,0 +1,91 @@
+"""Where the time of one fitting iteration goes, by kind of work (cProfile, grouped).
+
+    python benchmarks/profile_fit.py                  # paper U-Net, 128x128, 10 iterations
+    python benchmarks/profile_fit.py --net decoder --size 256 --iters 20
+
+Matrix products run on tinydip's thread pool, so the main thread's time inside them shows
+up as waiting for their results; small ones run serially inside gemm.py's functions (NumPy
+ufunc calls are not profiled separately): both count as "matrix products". Numba kernels
+appear under their plain Python names (``_winograd_input``...). cProfile adds a little
+overhead per Python call; compare the total with bench_fit.py's figure. Run nothing else
+on the machine meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_fit import build  # noqa: E402
+
+# (group, substrings of "file:function" that belong to it); first match wins
+GROUPS = [
+    # waiting for the pool, plus small products run serially inside gemm.py's functions
+    ("matrix products", ("acquire", "functional/gemm.py")),
+    ("Winograd transforms", ("_winograd_", "winograd_filters")),
+    ("im2col / col2im", ("_im2col", "_col2im")),
+    ("BatchNorm (+LeakyReLU)", ("kernels/batchnorm.py",)),
+    ("Adam", ("_adam_update",)),
+    ("upsampling", ("kernels/upsample.py",)),
+    ("LeakyReLU / sigmoid", ("kernels/elementwise.py", "activations.py")),
+    ("NumPy reductions and copies", ("numpy",)),
+]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--net", choices=["unet", "decoder"], default="unet")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--top", type=int, default=0, help="also list the N costliest functions")
+    a = p.parse_args()
+
+    from tinydip.functional import mse_loss
+    from tinydip.optim import Adam
+
+    net, z, target = build(a.net, a.size)
+    opt = Adam(net.parameters(), lr=0.01)
+
+    def step():
+        out = net(z)
+        _, dout = mse_loss(out, target)
+        net.zero_grad()
+        net.backward(dout)
+        opt.step()
+
+    for _ in range(3):  # warm-up: compile/load kernels, allocate buffers
+        step()
+    t = time.perf_counter()
+    for _ in range(a.iters):
+        step()
+    plain = (time.perf_counter() - t) / a.iters
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(a.iters):
+        step()
+    prof.disable()
+
+    totals: dict[str, float] = defaultdict(float)
+    profiled = 0.0
+    stats = pstats.Stats(prof)
+    for (file, _, func), (_, _, tottime, _, _) in stats.stats.items():
+        key = f"{file}:{func}"
+        profiled += tottime
+        group = next((g for g, keys in GROUPS if any(k in key for k in keys)), "Python (other)")
+        totals[group] += tottime
+    print(f"{a.net} {a.size}x{a.size}: {plain * 1e3:.1f} ms per iteration "
+          f"({profiled / a.iters * 1e3:.1f} ms under cProfile)")
+    for group, sec in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"  {group:30s} {sec / a.iters * 1e3:7.1f} ms  {100 * sec / profiled:5.1f}%")
+    if a.top:
+        stats.sort_stats("tottime").print_stats(a.top)
+
+
+if __name__ == "__main__":
+    main()
