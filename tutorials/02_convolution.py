@@ -39,7 +39,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tinydip import functional as F
 from tinydip.functional.winograd import conv2d_winograd_backward, conv2d_winograd_forward
 from tinydip.gradcheck import numerical_grad, rel_error
-from tinydip.kernels import col2im, conv_out_size, im2col
+from tinydip.images import sample_image
+from tinydip.kernels import col2im, conv_out_size, im2col, winograd_input
 from tinydip.tutorial import Tutorial
 
 TUTORIAL = Tutorial("02", globals().get("__file__"))  # quick mode, figure folder
@@ -349,6 +350,26 @@ print(f"one 4x4 tile, Winograd vs direct 3x3: rel_error {err_tile:.1e}")
 # plus cheap additions (the transforms) before and after. Every step is linear, so backward
 # runs the transposed steps in reverse order, exactly as `col2im` transposes `im2col`.
 
+# What does the input transform $B^\top d B$ do to a picture? Applied to every tile of a
+# grayscale photo, each of the 16 outputs is one fixed combination of a 4x4 patch: plane
+# (1, 1) adds the middle rows and columns (a blurred copy of the image), the others take
+# differences along one or both axes (edges). Summing over channels, the 16 products then
+# weigh these planes with the transformed filters $G g G^\top$.
+
+# %%
+photo = sample_image(64, gray=True)[:, :, 0]  # (64, 64) in [0, 1]
+planes = np.empty((16, 1, 32 * 32))
+winograd_input(photo[None].astype(np.float64), False, planes)  # (16, C=1, tiles)
+fig, axes = plt.subplots(4, 4, figsize=(7, 7))
+for xi, ax in enumerate(axes.ravel()):
+    ax.imshow(planes[xi, 0].reshape(32, 32), cmap="gray")
+    ax.set_title(f"V[{xi // 4},{xi % 4}]", fontsize=8)
+    ax.set_axis_off()
+fig.suptitle("Winograd input transform B^T d B of every 4x4 tile: 16 planes")
+show(fig, "winograd_planes")
+blur_corr = np.corrcoef(planes[5, 0], photo[::2, ::2].ravel())[0, 1]  # plane (1, 1)
+print(f"plane (1, 1) vs the photo at half size: correlation {blur_corr:.3f}")
+
 # %%
 out_w, cache_w = conv2d_winograd_forward(x, w, b)
 err_wino = rel_error(out_w, out_kernel)
@@ -395,4 +416,5 @@ assert err_bw_lib < 1e-12 and err_bw_num < 1e-8
 assert err_adjoint < 1e-12
 assert err_tile < 1e-12 and err_wino < 1e-12 and err_wino_bw < 1e-12
 assert same_big_wino < 1e-5  # float32: Winograd's round-off is still tiny
+assert blur_corr > 0.9  # the (1, 1) plane of the input transform is a blurred image
 print("all chapter 2 checks passed")
