@@ -45,6 +45,26 @@ def build(net_name: str, size: int, algo: str = "auto"):
     return net, z, target
 
 
+def fit_step(net, z, target):
+    """One tinydip fitting iteration (forward, MSE, backward, Adam step) as a closure."""
+    import numpy as np
+
+    from tinydip.functional import mse_loss
+    from tinydip.optim import Adam
+
+    opt = Adam(net.parameters(), lr=0.01)
+
+    def step():
+        out = net(z)
+        _, dout = mse_loss(out, target)
+        net.zero_grad()
+        net.backward(dout)
+        opt.step()
+        assert out.dtype == np.float32
+
+    return step
+
+
 def run_one(framework: str, net_name: str, size: int, repeats: int, algo: str) -> dict:
     """Time one configuration in this process; returns a dict of figures."""
     t_import = time.perf_counter()
@@ -52,8 +72,6 @@ def run_one(framework: str, net_name: str, size: int, repeats: int, algo: str) -
     import numpy as np
 
     import tinydip  # noqa: F401
-    from tinydip.functional import mse_loss
-    from tinydip.optim import Adam
 
     sys.path.insert(0, str(HERE))
     from flops import conv_flops
@@ -62,15 +80,7 @@ def run_one(framework: str, net_name: str, size: int, repeats: int, algo: str) -
     _, gflop = conv_flops(net, z)
     threads = numba.get_num_threads()
     if framework == "tinydip":
-        opt = Adam(net.parameters(), lr=0.01)
-
-        def step():
-            out = net(z)
-            _, dout = mse_loss(out, target)
-            net.zero_grad()
-            net.backward(dout)
-            opt.step()
-            assert out.dtype == np.float32
+        step = fit_step(net, z, target)
     else:
         import torch
         from torch_models import torch_mirror

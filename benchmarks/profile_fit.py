@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fit import build  # noqa: E402
+from bench_fit import build, fit_step  # noqa: E402
 
 # (group, substrings of "file:function" that belong to it); first match wins
 GROUPS = [
@@ -46,18 +46,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=0, help="also list the N costliest functions")
     a = p.parse_args()
 
-    from tinydip.functional import mse_loss
-    from tinydip.optim import Adam
-
-    net, z, target = build(a.net, a.size)
-    opt = Adam(net.parameters(), lr=0.01)
-
-    def step():
-        out = net(z)
-        _, dout = mse_loss(out, target)
-        net.zero_grad()
-        net.backward(dout)
-        opt.step()
+    step = fit_step(*build(a.net, a.size))
 
     for _ in range(3):  # warm-up: compile/load kernels, allocate buffers
         step()
