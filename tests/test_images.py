@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -377,3 +378,55 @@ def test_check_min_size():
     check_min_size(8, 8, minimum=8)
     with pytest.raises(ValueError, match="20x40.*32x32"):
         check_min_size(20, 40)
+
+
+# ---------------------------------------------------------------- load: pipes, non-finite
+def test_load_from_a_pipe(tmp_path, rgb8):
+    p = tmp_path / "a.png"
+    Image.fromarray(rgb8).save(p)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    import threading
+
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(p.read_bytes()))
+    feeder.start()
+    img = _load_quiet(fifo)
+    feeder.join()
+    np.testing.assert_array_equal(np.round(img * 255).astype(np.uint8), rgb8)
+
+
+def test_load_empty_pipe_says_so(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    import threading
+
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(b""))
+    feeder.start()
+    with pytest.raises(ImageError, match="empty input"):
+        load_image(fifo)
+    feeder.join()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_load_float_tiff_with_non_finite_pixels_is_refused(tmp_path, bad):
+    a = np.full((6, 5), 0.5, np.float32)
+    a[2, 3] = bad
+    p = tmp_path / "f.tif"
+    Image.fromarray(a, "F").save(p)
+    with pytest.raises(ImageError, match=r"f\.tif: 1 pixel value\(s\) are NaN or infinite"):
+        load_image(p)
+
+
+def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
+    p = tmp_path / "out.png"
+    save_image(p, np.zeros((4, 4, 3), np.float32))
+    before = p.read_bytes()
+
+    def crash(self, fp, format=None, **kw):
+        fp.write(b"partial")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(Image.Image, "save", crash)
+    with pytest.raises(ImageError, match="out.png: cannot write image"):
+        save_image(p, np.ones((4, 4, 3), np.float32))
+    assert p.read_bytes() == before
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["out.png"]

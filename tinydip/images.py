@@ -6,6 +6,7 @@ User-facing images are ``H x W x C`` float32 arrays in ``[0, 1]`` with ``C = 1``
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Sequence
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
+
+from .fileio import atomic_write
+from .png16 import is_gray_alpha16, read_gray_alpha16
 
 __all__ = [
     "ImageError",
@@ -65,7 +69,38 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
         raise ImageError(f"{name}: unsupported image mode {mode!r}")
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    return np.clip(arr, 0.0, 1.0).astype(np.float32)
+    return np.clip(_finite(arr, name), 0.0, 1.0).astype(np.float32)
+
+
+_PIPE_LIMIT = 1 << 30  # bytes read from a pipe at most (1 GiB)
+
+
+def _source(p: Path) -> Path | io.BytesIO:
+    """``p`` itself for a regular file; its bytes for a pipe or device (``/dev/stdin``,
+    ``<(...)``), which Pillow cannot seek in."""
+    if p.is_file():
+        return p
+    with open(p, "rb") as f:
+        data = f.read(_PIPE_LIMIT + 1)
+    if len(data) > _PIPE_LIMIT:
+        raise ImageError(f"{p}: more than {_PIPE_LIMIT >> 20} MiB from a pipe; save it to a file")
+    if not data:
+        raise ImageError(f"{p}: empty input (nothing was read)")
+    return io.BytesIO(data)
+
+
+def _rewind(src: Path | io.BytesIO) -> Path | io.BytesIO:
+    if isinstance(src, io.BytesIO):
+        src.seek(0)
+    return src
+
+
+def _finite(arr: np.ndarray, name: str) -> np.ndarray:
+    """Refuse images with NaN or infinite pixels (float TIFFs), naming the file."""
+    bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        raise ImageError(f"{name}: {bad} pixel value(s) are NaN or infinite; fix or replace them")
+    return arr
 
 
 def load_image(path: PathLike) -> np.ndarray:
@@ -104,13 +139,19 @@ def load_image(path: PathLike) -> np.ndarray:
     saved = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with Image.open(p) as im:
+        src = _source(p)
+        if is_gray_alpha16(src):  # Pillow reads these as 8-bit RGBA of the low bytes
+            try:
+                return read_gray_alpha16(src, name)
+            except ValueError as exc:
+                raise ImageError(str(exc)) from None
+        with Image.open(src) as im:
             im.load()
             fmt = im.format
             im = ImageOps.exif_transpose(im) or im
             arr = _pil_to_array(im, name)
         if fmt == "PNG":  # load() tolerates a cut after the last IDAT; verify() walks all chunks
-            with Image.open(p) as im:
+            with Image.open(_rewind(src)) as im:
                 im.verify()
         return arr
     except PermissionError:
@@ -157,9 +198,12 @@ def save_image(path: PathLike, img: np.ndarray) -> Path:
         raise ValueError("save_image got NaN or infinite pixel values")
     u8 = np.round(np.clip(a.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
     p = Path(path)
-    fmt = "PNG" if p.suffix == "" else None
+    fmt = "PNG" if p.suffix == "" else Image.registered_extensions().get(p.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{p}: cannot write image (unknown extension {p.suffix!r})")
     try:
-        Image.fromarray(u8).save(p, format=fmt)
+        with atomic_write(p) as f:  # a temporary file renamed into place: never truncated
+            Image.fromarray(u8).save(f, format=fmt)
     except (OSError, ValueError, KeyError) as exc:
         raise ImageError(f"{p}: cannot write image ({' '.join(str(exc).split())})") from None
     return p
