@@ -1,0 +1,102 @@
+"""Memory estimates before a fit (tinydip.memory): accuracy against peak RSS, the budget."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinydip.memory import (
+    FitEstimate,
+    MemoryBudgetError,
+    check_budget,
+    estimate_fit,
+    format_bytes,
+    parse_size,
+)
+from tinydip.models import deep_decoder, skip_unet, unet_config
+
+_MEASURE = r"""
+import json, resource, sys
+import numpy as np
+from tinydip.memory import estimate_fit
+from tinydip.models import deep_decoder, skip_unet, unet_config
+from tinydip.optim import Adam
+kind, S = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(0)
+if kind == "unet":
+    net = skip_unet(unet_config("denoise", channels_down=(32,) * 4, channels_up=(32,) * 4,
+                                channels_skip=(4,) * 4), rng=rng)
+    cin, zs, probes = 32, 1, (32, 48)
+else:
+    net = deep_decoder(k=64, rng=rng)
+    cin, zs, probes = 64, 32, (64, 96)
+est = estimate_fit(net, S, S, cin, zs, probes)
+z = rng.random((1, cin, S // zs, S // zs), dtype=np.float32)
+opt = Adam(net.parameters(), lr=0.01)
+for _ in range(2):
+    out = net(z); net.zero_grad(); net.backward(np.ones_like(out)); opt.step()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"est": est.peak_bytes, "peak": peak}))
+"""
+
+
+@pytest.mark.parametrize("kind, size", [("unet", 192), ("decoder", 256)])
+def test_estimate_within_30_percent_of_peak_rss(kind, size):
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, kind, str(size)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    ratio = got["est"] / got["peak"]
+    assert 0.7 <= ratio <= 1.3, f"estimate {got['est']} vs peak RSS {got['peak']}: {ratio:.2f}"
+
+
+def test_probe_leaves_the_network_as_it_was():
+    net = skip_unet(unet_config("denoise", channels_down=(8,) * 3, channels_up=(8,) * 3,
+                                channels_skip=(2,) * 3), rng=np.random.default_rng(0))
+    before = net.state_dict()
+    est = estimate_fit(net, 64, 64, 32, 1, (16, 24))
+    after = net.state_dict()
+    assert before.keys() == after.keys()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert all(not p.grad.any() for p in net.parameters())
+    assert est.iteration_bytes > 0 and est.peak_bytes > est.iteration_bytes
+    assert est.seconds_per_iter > 0
+
+
+def test_estimate_grows_with_pixels():
+    net = deep_decoder(k=16, rng=np.random.default_rng(0))
+    small = estimate_fit(net, 64, 64, 16, 32, (64, 96))
+    big = estimate_fit(net, 512, 512, 16, 32, (64, 96))
+    assert big.iteration_bytes > 10 * small.iteration_bytes
+
+
+def test_check_budget_one_line_with_estimate_and_advice():
+    est = FitEstimate(1024, 768, 5 * 2**30, 4 * 2**30, 1.0)
+    with pytest.raises(MemoryBudgetError) as info:
+        check_budget(est, 2**30, "use --size 256 or --max-memory 6G")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "1024x768 needs about 5.0 GB" in msg and "budget of 1.0 GB" in msg
+    assert msg.endswith("use --size 256 or --max-memory 6G")
+    check_budget(est, 6 * 2**30, "")  # under the budget: no error
+
+
+@pytest.mark.parametrize("text, value", [("4G", 4 * 2**30), ("500M", 500 * 2**20),
+                                         ("2.5GB", int(2.5 * 2**30)), ("1024", 1024),
+                                         ("64k", 64 * 2**10)])
+def test_parse_size(text, value):
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("bad", ["", "lots", "-1G", "0", "infG", "nan"])
+def test_parse_size_refuses(bad):
+    with pytest.raises(ValueError, match="memory size"):
+        parse_size(bad)
+
+
+def test_format_bytes():
+    assert format_bytes(3 * 2**30) == "3.0 GB" and format_bytes(5 * 2**20) == "5.0 MB"

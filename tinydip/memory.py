@@ -1,0 +1,176 @@
+"""Estimate a fit's peak memory and time per iteration *before* spending them.
+
+A fit's memory is the process as it stands (interpreter, libraries, the network's weights)
+plus what one iteration allocates: the activations every layer keeps for backward, the
+gradients, the scratch buffers and Adam's two moment arrays. Everything but the moments
+scales with the number of output pixels, so
+
+    peak_rss(H, W) ~= rss_now + a + b * H * W + 2 * 4 * n_params
+
+where ``a`` and ``b`` come from two small probe iterations (forward + backward at the two
+smallest sizes the network accepts) measured with :mod:`tracemalloc` (NumPy reports its
+allocations to it). The probe leaves the network as it found it (weights, BatchNorm running
+statistics, gradients zeroed). Measured against peak RSS it is within ~10% for the paper's
+U-Net at 128-256 px (tests check 30% at small sizes).
+
+:func:`check_budget` turns an estimate over the budget (default: 80% of the memory the system
+reports available) into one :class:`MemoryBudgetError` line with the estimate and what to do.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+import tracemalloc
+from dataclasses import dataclass
+
+import numpy as np
+
+from .functional.workspace import clear_workspace
+from .nn import Module
+
+__all__ = ["FitEstimate", "MemoryBudgetError", "available_memory", "default_budget",
+           "current_rss", "estimate_fit", "check_budget", "parse_size", "format_bytes"]
+
+BUDGET_FRACTION = 0.8  # of the memory the system reports available
+
+
+class MemoryBudgetError(ValueError):
+    """The estimated peak memory exceeds the budget (one line: estimate and advice)."""
+
+
+@dataclass(frozen=True)
+class FitEstimate:
+    """What a fit at ``height x width`` is expected to cost."""
+
+    height: int
+    width: int
+    peak_bytes: int  # peak resident memory of the whole process
+    iteration_bytes: int  # of which one iteration allocates (activations, grads, scratch)
+    seconds_per_iter: float  # extrapolated from the probe; a rough figure
+
+    def as_dict(self) -> dict:
+        return {"peak_mb": round(self.peak_bytes / 2**20, 1),
+                "iteration_mb": round(self.iteration_bytes / 2**20, 1),
+                "seconds_per_iter": round(self.seconds_per_iter, 4)}
+
+
+def format_bytes(n: float) -> str:
+    for unit, size in (("GB", 2**30), ("MB", 2**20)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n / 2**10:.0f} KB"
+
+
+def parse_size(text: str) -> int:
+    """``"4G"``, ``"500M"``, ``"2.5GB"``, ``"1048576"`` -> bytes (binary units)."""
+    t = str(text).strip().upper().removesuffix("B")
+    mult = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(t[-1:], 1)
+    if mult != 1:
+        t = t[:-1]
+    try:
+        value = float(t) * mult
+    except ValueError:
+        raise ValueError(f"expected a memory size like 4G or 500M, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"expected a positive memory size, got {text!r}")
+    return int(value)
+
+
+def _meminfo(key: str) -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def available_memory() -> int:
+    """Bytes the system can give without swapping (Linux MemAvailable; else physical RAM)."""
+    avail = _meminfo("MemAvailable")
+    if avail is None:
+        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(avail)
+
+
+def current_rss() -> int:
+    """Resident memory of this process now (bytes)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: the peak so far is an upper bound
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def default_budget() -> int:
+    """What a fit may use by default: :data:`BUDGET_FRACTION` of the available memory plus
+    what this process already holds."""
+    return int(BUDGET_FRACTION * available_memory()) + current_rss()
+
+
+def _probe(net: Module, z: np.ndarray) -> tuple[int, float]:
+    """Bytes allocated at the peak of one forward + backward, and its seconds.
+
+    The scratch buffers are released first so that each probe counts its own."""
+    clear_workspace()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        t0 = time.perf_counter()
+        out = net(z)
+        net.backward(np.ones_like(out))
+        seconds = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, seconds
+
+
+def estimate_fit(net: Module, height: int, width: int, in_channels: int, z_stride: int,
+                 probe_sizes: tuple[int, int]) -> FitEstimate:
+    """Estimate peak memory and time per iteration of fitting ``net`` at ``height x width``.
+
+    Parameters
+    ----------
+    net : the prior (float32), in the state the fit will start from.
+    height, width : the size the network will generate (already rounded up).
+    in_channels, z_stride : shape of the input z: (1, in_channels, H / z_stride, W / z_stride).
+    probe_sizes : two square output sizes the network accepts, smallest first.
+    """
+    state = net.state_dict()  # weights and BatchNorm buffers: restored after probing
+    rng = np.random.default_rng(0)
+    points = []
+    try:
+        _probe(net, rng.random((1, in_channels, probe_sizes[0] // z_stride,
+                                probe_sizes[0] // z_stride), dtype=np.float32))  # warm-up
+        for s in probe_sizes:
+            z = rng.random((1, in_channels, s // z_stride, s // z_stride), dtype=np.float32)
+            points.append((s * s, *_probe(net, z)))
+    finally:
+        net.load_state_dict(state)
+        net.zero_grad()
+        clear_workspace()
+        gc.collect()
+    (p1, b1, _), (p2, b2, t2) = points
+    per_pixel = max((b2 - b1) / (p2 - p1), 0.0)
+    fixed = max(b1 - per_pixel * p1, 0.0)
+    n_params = net.num_parameters()
+    iteration = int(fixed + per_pixel * height * width + 2 * 4 * n_params)  # + Adam's m, v
+    seconds = t2 * (height * width) / p2  # rough: small probes carry more overhead per pixel
+    return FitEstimate(height, width, current_rss() + iteration, iteration, seconds)
+
+
+def check_budget(estimate: FitEstimate, budget: int | None, advice: str) -> None:
+    """Raise :class:`MemoryBudgetError` if ``estimate.peak_bytes`` exceeds ``budget``
+    (``None``: :func:`default_budget`)."""
+    limit = default_budget() if budget is None else int(budget)
+    if estimate.peak_bytes > limit:
+        raise MemoryBudgetError(
+            f"a fit at {estimate.height}x{estimate.width} needs about "
+            f"{format_bytes(estimate.peak_bytes)} of memory, over the budget of "
+            f"{format_bytes(limit)}; {advice}")
