@@ -55,6 +55,18 @@ def test_paper_denoising_unet_size():
     assert net.downsampling == 32 and net.min_size == 64
 
 
+def test_zero_padding_preset_still_needs_2x2_coarsest_maps():
+    """The 'notebook' preset (zero padding) at its minimum size fits; below it BN would fail."""
+    from tinydip.fit import fit
+
+    net = skip_unet(unet_config("notebook", channels_down=(8,) * 5, channels_up=(8,) * 5,
+                                channels_skip=(0, 2, 2, 2, 2)), rng=np.random.default_rng(0))
+    assert net.min_size == 64
+    obs = np.random.default_rng(1).random((1, 3, 32, 32), dtype=np.float32)
+    res = fit(net, obs, iters=2, progress=False)  # a 32 px image is generated at 64 and cropped
+    assert res.output.shape == (1, 3, 32, 32) and np.isfinite(res.best_loss)
+
+
 def test_presets_differ_as_documented():
     assert unet_config("inpaint").upsample_mode == "nearest"
     assert tuple(unet_config("inpaint").channels_skip) == (128,) * 5

@@ -137,8 +137,9 @@ def skip_unet(config: UNetConfig | None = None, rng: np.random.Generator | None 
     model.add(Sigmoid())
     model.downsampling = 2**L  # output sizes must be multiples of this
     model.z_stride = 1  # z has the output's spatial size
-    # reflection padding needs 2 pixels at the coarsest level, zero padding one
-    model.min_size = 2**L * (2 if cfg.padding == "reflect" else 1)
+    # the coarsest maps must be at least 2x2 whatever the padding: reflection padding needs
+    # 2 pixels, and train-mode BatchNorm needs more than one value per channel
+    model.min_size = 2 ** (L + 1)
     model.in_channels = cfg.in_channels
     model.config = cfg
     return model
