@@ -120,3 +120,18 @@ def test_plotting_leaves_pyplot_alone(tmp_path, img):
     plot_grid({"a": img}, tmp_path / "p.png")
     plot_training(_history(5), {"a": img}, tmp_path / "q.png")
     assert plt.get_fignums() == before
+
+
+@pytest.mark.parametrize("suffix, magic", [(".pdf", b"%PDF"), (".svg", b"<?xml"),
+                                           (".png", b"\x89PNG"), (".jpg", b"\xff\xd8")])
+def test_figure_format_follows_the_suffix(tmp_path, img, suffix, magic):
+    hist = [{"iter": i, "loss": 1.0 / (i + 1)} for i in range(50)]
+    out = plot_training(hist, {"a": img}, tmp_path / f"fig{suffix}")
+    assert out.read_bytes().startswith(magic)
+    assert [p.name for p in tmp_path.iterdir()] == [f"fig{suffix}"]  # no temporary file left
+
+
+def test_figure_unsupported_suffix_is_one_line(tmp_path, img):
+    hist = [{"iter": 0, "loss": 1.0}]
+    with pytest.raises(ValueError, match=r"fig\.xyz: cannot write figure \(unsupported format"):
+        plot_training(hist, {"a": img}, tmp_path / "fig.xyz")

@@ -16,6 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .fileio import atomic_write
+
 __all__ = ["plot_training", "plot_grid"]
 
 _MARK_COLORS = ("tab:red", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
@@ -50,10 +52,15 @@ def _show(ax: Axes, title: str, arr: np.ndarray, cmap: str | None) -> None:
 
 
 def _save(fig: Figure, path: str | os.PathLike) -> Path:
+    """Write ``fig`` atomically in the format its suffix names (PNG without one)."""
     p = Path(path)
     FigureCanvasAgg(fig)
+    fmt = p.suffix.lower().lstrip(".") or "png"
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise ValueError(f"{p}: cannot write figure (unsupported format {fmt!r})")
     try:
-        fig.savefig(p, format="png", dpi=100)
+        with atomic_write(p) as f:
+            fig.savefig(f, format=fmt, dpi=100)
     except OSError as exc:
         raise ValueError(f"{p}: cannot write figure ({exc})") from None
     return p
