@@ -42,7 +42,7 @@ import lzma
 import os
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -72,6 +72,7 @@ _CRC = struct.Struct("<I")
 _LZMA_PRESET = 9 | lzma.PRESET_EXTREME
 
 PathOrFile = str | os.PathLike | BinaryIO
+HeaderCheck = Callable[[dict[str, Any]], None]  # raises CodecError to refuse a header
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -221,14 +222,17 @@ def _assemble(header: dict[str, Any], payload: bytes) -> bytes:
 # ----------------------------------------------------------------------------- decoding
 
 
-def decode_tdd(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def decode_tdd(data: bytes, check: HeaderCheck | None = None
+               ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Parse a ``.tdd`` file held in memory.
 
     Returns the full header (caller's keys plus :data:`CODEC_KEYS`) and the
     dequantised float32 tensors in their original order and shapes. Any problem
-    with ``data`` raises :class:`CodecError` with a one-line message.
+    with ``data`` raises :class:`CodecError` with a one-line message. ``check(header)``,
+    if given, runs on the validated header before the payload is decompressed (the
+    model's own checks, e.g. whether decoding fits in memory).
     """
-    header, raw = _parse(data)
+    header, raw = _parse(data, check)
     tensors: dict[str, np.ndarray] = {}
     pos = 0
     for entry in header["tensors"]:
@@ -243,9 +247,10 @@ def decode_tdd(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return header, tensors
 
 
-def read_tdd(path_or_fileobj: PathOrFile) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_tdd(path_or_fileobj: PathOrFile, check: HeaderCheck | None = None
+             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and decode a ``.tdd`` file (see :func:`decode_tdd`)."""
-    return decode_tdd(_read_bytes(path_or_fileobj))
+    return decode_tdd(_read_bytes(path_or_fileobj), check)
 
 
 def describe_tdd(data: bytes | PathOrFile) -> dict[str, Any]:
@@ -293,7 +298,7 @@ def _read_bytes(path_or_fileobj: PathOrFile) -> bytes:
     return bytes(path_or_fileobj.read())
 
 
-def _parse(data: bytes) -> tuple[dict[str, Any], bytes]:
+def _parse(data: bytes, check: HeaderCheck | None = None) -> tuple[dict[str, Any], bytes]:
     """Validate framing, checksum and header; return (header, uncompressed payload).
 
     Notes
@@ -342,6 +347,8 @@ def _parse(data: bytes) -> tuple[dict[str, Any], bytes]:
     if found != header["payload_bytes"]:
         raise CodecError(f"payload length mismatch: header says {header['payload_bytes']} "
                          f"bytes, file holds {found}")
+    if check is not None:
+        check(header)
     raw = _decompress(data[hend:n - _CRC.size], header)
     return header, raw
 

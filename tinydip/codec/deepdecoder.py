@@ -29,6 +29,7 @@ import numpy as np
 from ..fit import fit
 from ..functional import mse_loss
 from ..images import to_image, to_tensor
+from ..memory import default_budget, format_bytes
 from ..metrics import psnr
 from ..models import decoder_num_parameters
 from ..nn import Conv2d, Parameter
@@ -38,12 +39,12 @@ from .folded import (
     build_decoder,
     check_architecture,
     decode_image,
+    decode_memory,
     decoder_input,
     fold_batchnorm,
     folded_network,
     folded_parameters,
     load_folded,
-    padded_size,
     tensor_shapes,
 )
 from .quantize import check_bits, dequantize, quantize
@@ -242,23 +243,34 @@ def _finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: n
     return {n: best[n] for n in names}, best_iter, history
 
 
-def decompress(source, *, with_header: bool = False):
+def decompress(source, *, with_header: bool = False, max_memory: int | None = None):
     """Decode a ``.tdd`` file (bytes, a path or a binary file object) to an HxWxC image.
 
     Returns the float32 image in (0, 1), or ``(image, header)`` with ``with_header=True``.
-    Raises :class:`CodecError` for files that are not readable Deep Decoder files.
+    Raises :class:`CodecError` for files that are not readable Deep Decoder files, and
+    before anything large is allocated if decoding would need more than ``max_memory``
+    bytes (default: :func:`tinydip.memory.default_budget`; see :func:`decode_memory`).
     """
+    def check(header: dict) -> None:
+        check_fields(header, max_memory)
+
     if isinstance(source, (bytes, bytearray, memoryview)):
-        header, tensors = decode_tdd(bytes(source))
+        header, tensors = decode_tdd(bytes(source), check)
     else:
-        header, tensors = read_tdd(source)
+        header, tensors = read_tdd(source, check)
     arch, H, W, seed = check_header(header, tensors)
     img = to_image(decode_image(arch, tensors, H, W, seed))
     return (img, header) if with_header else img
 
 
-def check_header(header: dict, tensors: dict[str, np.ndarray]) -> tuple[dict, int, int, int]:
-    """Validate a decoded header against the Deep Decoder layout; CodecError if it is not one."""
+def check_fields(header: dict, max_memory: int | None = None) -> tuple[dict, int, int, int]:
+    """Validate a header's Deep Decoder fields before its payload is decompressed.
+
+    Refuses (CodecError, one line) another model, a bad architecture, sizes out of range,
+    and a file whose decoding would need more memory than ``max_memory`` (default
+    :func:`tinydip.memory.default_budget`): the limit follows from the estimate, not from a
+    fixed element count.
+    """
     if header.get("model") != MODEL:
         raise CodecError(f"not a Deep Decoder file: model is {header.get('model')!r}, "
                          f"expected {MODEL!r}")
@@ -276,10 +288,18 @@ def check_header(header: dict, tensors: dict[str, np.ndarray]) -> tuple[dict, in
     m = 2 ** (arch["layers"] - 1)
     if not m <= H <= 65536 or not m <= W <= 65536:
         raise CodecError(f"malformed header: image size {H}x{W} out of range")
-    hp, wp = padded_size(H, W, arch["layers"])
-    if hp * wp * arch["k"] > 2**31:
-        raise CodecError(f"malformed header: decoder of {arch['k']} channels at {hp}x{wp} is "
-                         "too large")
+    need = decode_memory(arch, H, W, header.get("raw_bytes", 0))
+    limit = default_budget() if max_memory is None else int(max_memory)
+    if need > limit:
+        raise CodecError(f"decoding needs about {format_bytes(need)} of memory (a {H}x{W} "
+                         f"image, k={arch['k']}, {arch['layers']} layers), over the budget of "
+                         f"{format_bytes(limit)}; use --max-memory if this file is trusted")
+    return arch, H, W, seed
+
+
+def check_header(header: dict, tensors: dict[str, np.ndarray]) -> tuple[dict, int, int, int]:
+    """Validate a decoded header against the Deep Decoder layout; CodecError if it is not one."""
+    arch, H, W, seed = check_fields(header, max_memory=2**62)  # memory: checked before decoding
     expected = tensor_shapes(arch)
     got = {name: tuple(t.shape) for name, t in tensors.items()}
     if got != expected:
