@@ -136,8 +136,8 @@ def run_suite(suite: Iterable[Check], learner: LearnerModule) -> list[CheckResul
             line = _learner_line(exc, learner.path)
             where = f"{learner.path.name}:{line}" if line else learner.path.name
             msg = f"not implemented yet: fill in the TODO in {where}"
-            results.append(CheckResult(check.name, False,
-                                       msg if msg != todo_seen else "not implemented yet"))
+            same = "not implemented yet (same TODO)"
+            results.append(CheckResult(check.name, False, msg if msg != todo_seen else same))
             todo_seen = msg
         except Exception as exc:  # the learner's code raised: one line, with their file:line
             results.append(CheckResult(check.name, False,

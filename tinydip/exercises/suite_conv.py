@@ -203,7 +203,7 @@ def _cb_gradcheck(m: LearnerModule) -> None:
         dout = rng.standard_normal(_out_shape(x, w, s))
         dx, dw, db = _backward_case(m, x, w, b, s, dout)
 
-        def f():
+        def f(x=x, w=w, b=b, s=s):
             return m.conv_forward(x, w, b, s)[0]
 
         gradcheck(f, x, dout, dx, "dx")

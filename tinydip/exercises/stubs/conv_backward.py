@@ -59,6 +59,5 @@ def conv_backward(dout: np.ndarray,
     x, w, b, stride = cache
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
-    P = KH // 2
-    # TODO: compute dx, dw, db (~12 lines).
+    # TODO: compute dx, dw, db with P = KH // 2 (~12 lines).
     raise NotImplementedError("TODO: implement conv_backward")

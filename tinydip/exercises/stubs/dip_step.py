@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinydip.exercises.tiny_net import TinySkipNet
-from tinydip.functional import mse_loss
+from tinydip.functional import mse_loss  # noqa: F401 (you will need it)
 from tinydip.optim import Adam
 
 

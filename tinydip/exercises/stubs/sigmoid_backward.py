@@ -42,6 +42,5 @@ def sigmoid_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     -----
     * Saving the output (not x) means no exp in the backward pass at all.
     """
-    s = cache
-    # TODO: compute dx (one line).
+    # TODO: compute dx from s = cache (one or two lines).
     raise NotImplementedError("TODO: implement sigmoid_backward")
