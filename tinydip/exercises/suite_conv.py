@@ -151,8 +151,10 @@ def _mistakes_dx(x, w, b, s, dout):
     if s != 1:
         return {}
     wt = w.transpose(1, 0, 2, 3)  # (C, F, KH, KW)
-    out = {"dx must use the kernel rotated by 180 degrees (flipped in both spatial axes); "
-           "yours is not flipped": conv2d_naive(dout, np.ascontiguousarray(wt), None)}
+    out = {"dx has the kernel the wrong way round: each dout[n, f, oy, ox] * w[f, c, i, j] "
+           "goes back to xpad[n, c, oy*S + i, ox*S + j]; written as a convolution of dout, "
+           "that is the kernel rotated by 180 degrees":
+               conv2d_naive(dout, np.ascontiguousarray(wt), None)}
     if w.shape[0] == w.shape[1]:
         out["dx sums over the OUTPUT channels f: use w[f, c] transposed to (C, F, KH, KW) "
             "(yours mixes up f and c)"] = conv2d_naive(dout, w[:, :, ::-1, ::-1].copy(), None)
