@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..exercises import EXERCISES, check, progress, start
-
 
 def run_list(args) -> int:
+    from ..exercises import EXERCISES, progress  # imported when used: keeps --help fast
+
     records = progress.load(".")
     print(f"{'exercise':22s} {'chapter':22s} {'title':44s} progress")
     for e in EXERCISES:
@@ -19,6 +19,8 @@ def run_list(args) -> int:
 
 
 def run_start(args) -> int:
+    from ..exercises import start
+
     path = start(args.name, args.dir, args.force)
     print(f"wrote {path}: fill in the TODO blocks, then run "
           f"'tinydip exercise check {args.name}'"
@@ -27,6 +29,8 @@ def run_start(args) -> int:
 
 
 def run_check(args) -> int:
+    from ..exercises import check
+
     path, results = check(args.name, args.file)
     for r in results:
         print(f"PASS  {r.name}" if r.passed else f"FAIL  {r.name} -- {r.message}")

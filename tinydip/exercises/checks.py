@@ -87,6 +87,7 @@ def load_learner(path: str | os.PathLike) -> LearnerModule:
     if spec is None or spec.loader is None:
         raise LearnerImportError(f"cannot import {path} (is it a .py file?)")
     module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))  # the learner's own helper modules next to the file
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # SyntaxError, ImportError, NameError at import time...
@@ -94,6 +95,8 @@ def load_learner(path: str | os.PathLike) -> LearnerModule:
             from None
     finally:
         sys.modules.pop(name, None)
+        if sys.path and sys.path[0] == str(path.parent):
+            del sys.path[0]
     return LearnerModule(module, path)
 
 
