@@ -181,7 +181,7 @@ def expect_float(value, what: str) -> float:
 
 
 def compare(got, ref, what: str, tol: float, mistakes: dict[str, object] | None = None,
-            hint: str = "") -> None:
+            hint: str = "", against: str = "tinydip's result") -> None:
     """Fail unless ``got`` matches the reference; name a classic mistake if it matches one.
 
     ``mistakes`` maps a hint to the result a known wrong variant gives on the same input.
@@ -195,8 +195,8 @@ def compare(got, ref, what: str, tol: float, mistakes: dict[str, object] | None 
         wrong64 = np.asarray(wrong, np.float64)
         if wrong64.shape == got64.shape and rel_error(got64, wrong64) <= max(tol, 1e-9) * 10:
             raise Fail(f"{what}: {mistake_hint}")
-    raise Fail(f"{what} differs from tinydip's (relative error {err:.1e}, tolerance "
-               f"{tol:.0e}){'; ' + hint if hint else ''}")
+    raise Fail(f"{what}: relative error {err:.1e} against {against} (tolerance {tol:.0e})"
+               f"{'; ' + hint if hint else ''}")
 
 
 def gradcheck(forward: Callable[[], np.ndarray], x: np.ndarray, dout: np.ndarray,

@@ -117,7 +117,8 @@ def _ic_gemm(m: LearnerModule) -> None:
     x, w, b = _data(rng, (1, 2, 6, 5), (3, 3), np.float64)
     cols = expect_array(m.im2col(x[0], 3, 3, 2, 1), "cols", (18, 3 * 3))
     out = (w.reshape(3, -1) @ cols).reshape(3, 3, 3)
-    compare(out, conv2d_naive(x, w, None, 2)[0], "w2 @ cols", 1e-10)
+    compare(out, conv2d_naive(x, w, None, 2)[0], "w.reshape(F, -1) @ cols", 1e-10,
+            against="the convolution", hint="get the (matches tinydip) check passing first")
 
 
 # ---- conv_backward ------------------------------------------------------------------------

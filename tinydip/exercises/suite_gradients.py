@@ -44,19 +44,23 @@ def _ng_shape(m: LearnerModule) -> None:
                  x.shape, np.float64)
 
 
+def _ng_mistakes(f, x: np.ndarray, exact: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "this is the one-sided difference (f(x+h) - f(x)) / h, whose error is O(h): use the "
+        "central difference (f(x+h) - f(x-h)) / (2h)": _forward_difference(f, x.copy(), 1e-5),
+        "twice the gradient: the central difference divides by 2h, not h": 2 * exact,
+        "half the gradient: divide by 2h (the distance between x+h and x-h), not 4h":
+            exact / 2,
+    }
+
+
 @NUMERICAL_GRADIENT.check("numerical_gradient: matches the exact gradient (2-D)")
 def _ng_values(m: LearnerModule) -> None:
     rng = np.random.default_rng(1)
     x = rng.standard_normal((4, 5))
     f, exact = _smooth(rng.standard_normal(x.shape))
     got = expect_array(m.numerical_gradient(f, x, 1e-5), "the gradient", x.shape)
-    compare(got, exact(x), "the gradient", 1e-7, mistakes={
-        "this is the one-sided difference (f(x+h) - f(x)) / h, whose error is O(h): use the "
-        "central difference (f(x+h) - f(x-h)) / (2h)": _forward_difference(f, x.copy(), 1e-5),
-        "twice the gradient: the central difference divides by 2h, not h": 2 * exact(x),
-        "half the gradient: divide by 2h (the distance between x+h and x-h), not 4h":
-            exact(x) / 2,
-    })
+    compare(got, exact(x), "the gradient", 1e-7, _ng_mistakes(f, x, exact(x)))
 
 
 @NUMERICAL_GRADIENT.check("numerical_gradient: any shape (3-D input)")
@@ -65,7 +69,8 @@ def _ng_shapes(m: LearnerModule) -> None:
     x = rng.standard_normal((2, 3, 2))
     f, exact = _smooth(rng.standard_normal(x.shape))
     got = expect_array(m.numerical_gradient(f, x), "the gradient", x.shape)
-    compare(got, exact(x), "the gradient", 1e-7, hint="visit every entry, e.g. with "
+    compare(got, exact(x), "the gradient", 1e-7, _ng_mistakes(f, x, exact(x)),
+            hint="visit every entry, e.g. with "
             "np.ndindex(x.shape) or x.reshape(-1) (a view), not just the first axis")
 
 

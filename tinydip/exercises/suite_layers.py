@@ -173,8 +173,9 @@ def _up_dot(m: LearnerModule) -> None:
     ux, cache = m.upsample_forward(x)
     uty = expect_array(m.upsample_backward(y, cache), "dx", x.shape)
     lhs, rhs = float(np.vdot(ux, y)), float(np.vdot(x, uty))
-    compare(rhs, lhs, "<x, U^T y>", 1e-12, hint="the backward of a linear map is its "
-            "transpose: every out[o] = sum_i U[o, i] x[i] sends U[o, i] * dout[o] back to x[i]")
+    compare(rhs, lhs, "<x, U^T y>", 1e-12, against="<U x, y>", hint="the backward of a linear "
+            "map is its transpose: every out[o] = sum_i U[o, i] x[i] sends U[o, i] * dout[o] "
+            "back to x[i]")
 
 
 @UPSAMPLE.check("float64 gradient check")

@@ -82,7 +82,8 @@ def _ds_dot(m: LearnerModule) -> None:
     y = rng.standard_normal((1, 2, 4, 3))
     aty = expect_array(m.downsample_adjoint(y, 4), "dx", x.shape)
     compare(float(np.vdot(x, aty)), float(np.vdot(m.downsample_forward(x, 4), y)),
-            "<x, A^T y>", 1e-12, hint="A^T must be the exact transpose of the given forward")
+            "<x, A^T y>", 1e-12, against="<A x, y>",
+            hint="A^T must be the exact transpose of the given forward")
 
 
 # ---- stopping rule ------------------------------------------------------------------------
