@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -30,8 +31,10 @@ def run_start(args) -> int:
 
 def run_check(args) -> int:
     from ..exercises import check
+    from ..jit_notice import compile_notice
 
-    path, results = check(args.name, args.file)
+    with compile_notice(lambda s: print(s, file=sys.stderr, flush=True)):
+        path, results = check(args.name, args.file)
     for r in results:
         print(f"PASS  {r.name}" if r.passed else f"FAIL  {r.name} -- {r.message}")
     passed = sum(r.passed for r in results)
