@@ -9,7 +9,7 @@ import numpy as np
 
 from ..degrade import Downsampler
 from ..stopping import WindowedVariance
-from .checks import Fail, LearnerModule, Suite, compare, expect_array
+from .checks import Fail, LearnerModule, Suite, compare, expect_array, gradcheck
 
 DOWNSAMPLER = Suite()
 STOPPING = Suite()
@@ -84,6 +84,14 @@ def _ds_dot(m: LearnerModule) -> None:
     compare(float(np.vdot(x, aty)), float(np.vdot(m.downsample_forward(x, 4), y)),
             "<x, A^T y>", 1e-12, against="<A x, y>",
             hint="A^T must be the exact transpose of the given forward")
+
+
+@DOWNSAMPLER.check("float64 gradient check (the adjoint is the forward's backward)")
+def _ds_gradcheck(m: LearnerModule) -> None:
+    rng = np.random.default_rng(103)
+    x = rng.standard_normal((1, 2, 8, 4))
+    dy = rng.standard_normal((1, 2, 4, 2))
+    gradcheck(lambda: m.downsample_forward(x, 2), x, dy, m.downsample_adjoint(dy, 2), "dx")
 
 
 # ---- stopping rule ------------------------------------------------------------------------
