@@ -1,0 +1,61 @@
+"""``tinydip exercise list | start NAME | check NAME``: exercises with a checker."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def run_list(args) -> int:
+    from ..exercises import EXERCISES, progress  # imported when used: keeps --help fast
+
+    records = progress.load(".")
+    print(f"{'exercise':22s} {'chapter':22s} {'title':44s} progress")
+    for e in EXERCISES:
+        print(f"{e.name:22s} {e.chapter:22s} {e.title:44s} "
+              f"{progress.status('.', e.name, records)}")
+    print("start one with: tinydip exercise start NAME   (then: tinydip exercise check NAME)")
+    return 0
+
+
+def run_start(args) -> int:
+    from ..exercises import start
+
+    path = start(args.name, args.dir, args.force)
+    print(f"wrote {path}: fill in the TODO blocks, then run "
+          f"'tinydip exercise check {args.name}'"
+          + (f" --file {path}" if Path(args.dir).resolve() != Path.cwd() else ""))
+    return 0
+
+
+def run_check(args) -> int:
+    from ..exercises import check
+    from ..jit_notice import compile_notice
+
+    with compile_notice(lambda s: print(s, file=sys.stderr, flush=True)):
+        path, results = check(args.name, args.file)
+    for r in results:
+        print(f"PASS  {r.name}" if r.passed else f"FAIL  {r.name} -- {r.message}")
+    passed = sum(r.passed for r in results)
+    if passed == len(results):
+        print(f"all {len(results)} checks pass: {args.name} done")
+        return 0
+    print(f"{passed}/{len(results)} checks pass ({path})")
+    return 1
+
+
+def add_exercise(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
+    sub.required = True
+    ls = sub.add_parser("list", help="all exercises with your progress")
+    ls.set_defaults(func=run_list)
+    st = sub.add_parser("start", help="write NAME.py (a stub with TODOs) into the folder")
+    st.add_argument("name", metavar="NAME")
+    st.add_argument("--dir", default=".", help="folder to write into (default: here)")
+    st.add_argument("--force", action="store_true", help="overwrite an existing NAME.py")
+    st.set_defaults(func=run_start)
+    ck = sub.add_parser("check", help="import your NAME.py and run the checks")
+    ck.add_argument("name", metavar="NAME")
+    ck.add_argument("--file", help="your file (default: ./NAME.py)")
+    ck.set_defaults(func=run_check)
