@@ -7,6 +7,7 @@ import argparse
 import sys
 import warnings
 
+from ..interrupt import describe, exit_status, sigterm_as_interrupt
 from . import commands, exercise_cmd, gradcheck_cmd
 
 COMMANDS = {
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sigterm_as_interrupt():
         warnings.simplefilter("default")
         warnings.showwarning = _show_warning
         try:
@@ -53,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError) as exc:  # ImageError, CodecError, sizes: ValueErrors
             print(f"tinydip: error: {exc}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("tinydip: interrupted", file=sys.stderr)
-            return 130
+        except MemoryError:
+            print("tinydip: error: out of memory (try a smaller image, --size, a smaller "
+                  "network or a lower --max-memory to be stopped earlier)", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (143) outside a fit
+            print(f"tinydip: interrupted ({describe(exc)})", file=sys.stderr)
+            return exit_status(exc)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
