@@ -4,6 +4,7 @@ bad input (never a traceback)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError) as exc:  # ImageError, CodecError, sizes: ValueErrors
             print(f"tinydip: error: {exc}", file=sys.stderr)
             return 2
+        except BrokenPipeError:  # `tinydip ... | head`: the reader left; say nothing
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep Python's exit flush quiet
+            return 0
         except MemoryError:
             print("tinydip: error: out of memory (try a smaller image, --size, a smaller "
                   "network or a lower --max-memory to be stopped earlier)", file=sys.stderr)
