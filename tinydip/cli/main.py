@@ -52,12 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _show_warning
         try:
             return int(args.func(args) or 0)
-        except (ValueError, OSError) as exc:  # ImageError, CodecError, sizes: ValueErrors
-            print(f"tinydip: error: {exc}", file=sys.stderr)
-            return 2
         except BrokenPipeError:  # `tinydip ... | head`: the reader left; say nothing
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep Python's exit flush quiet
             return 0
+        except (ValueError, OSError) as exc:  # ImageError, CodecError, sizes: ValueErrors
+            print(f"tinydip: error: {exc}", file=sys.stderr)
+            return 2
         except MemoryError:
             print("tinydip: error: out of memory (try a smaller image, --size, a smaller "
                   "network or a lower --max-memory to be stopped earlier)", file=sys.stderr)
