@@ -31,7 +31,7 @@
 #    flip its kernel — and watch `check_module` and `check_vjp` catch them.
 #
 # Run it as a script (`python tutorials/01_gradients.py`) or as a notebook
-# (`jupytext --to notebook tutorials/01_gradients.py`). `TINYDIP_QUICK=1` makes every
+# (`tinydip notebooks`, then `jupyter lab tutorials/`). `TINYDIP_QUICK=1` makes every
 # tutorial small and fast; this one is fast either way.
 
 # %%

@@ -7,7 +7,7 @@ import argparse
 import sys
 import warnings
 
-from . import commands, gradcheck_cmd
+from . import commands, gradcheck_cmd, notebooks_cmd
 
 COMMANDS = {
     "denoise": (commands.add_denoise, "remove noise from an image (Deep Image Prior)"),
@@ -15,6 +15,7 @@ COMMANDS = {
     "sr": (commands.add_sr, "super-resolution by a factor 2, 4 or 8"),
     "gradcheck": (gradcheck_cmd.add_gradcheck, "prove every layer's backward by finite "
                   "differences"),
+    "notebooks": (notebooks_cmd.add_notebooks, "write the tutorial chapters as Jupyter notebooks"),
 }
 
 
