@@ -113,6 +113,15 @@ print(demo)
 print(f"{demo.num_parameters():,} parameters")
 
 # %% [markdown]
+# Each level's way back up starts with `Upsample(2, "bilinear")`: every output pixel is a
+# fixed weighted average of its nearest input pixels, no weights to learn. Its backward
+# is the *adjoint* of that averaging: each input pixel collects the gradients of all the
+# output pixels it contributed to, with the same weights.
+#
+# **Your turn:** `tinydip exercise start upsample_backward`, then
+# `tinydip exercise check upsample_backward`: the bilinear x2 upsampling's backward, checked
+# against finite differences and the dot-product test.
+#
 # And the network we fit in this chapter:
 
 # %%
@@ -447,3 +456,15 @@ assert j["best (min loss)"] < j["smoothed"]  # ... with jitter below the smoothe
 assert abs(sigma_hat * 255 - SIGMA) < 0.2 * SIGMA  # the noise estimate is within 20 %
 assert j["smoothed"] > max(classical_psnr.values())
 print("all chapter 4 checks passed")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The training loss eventually falls below the noise energy (the dotted line). Why
+#    does that prove the network has started to reproduce noise?
+# 2. Why does averaging the outputs of *jittered* inputs help more than averaging the
+#    outputs of un-jittered ones would?
+# 3. The Wiener filter and wavelet shrinkage needed the noise level; DIP did not. What
+#    plays the role of the noise level in DIP — what decides how much it removes?
+#
+# Short answers: `tutorials/ANSWERS.md`.
