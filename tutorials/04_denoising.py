@@ -414,10 +414,10 @@ show(fig, "classical")
 # %% [markdown]
 # The fixed filters blur edges as much as noise and can even score *below* the noisy
 # input; the two that adapt to the estimated noise level do much better. DIP's returned
-# image beats the best of them in both modes of this chapter (asserted below) — at the
-# cost of minutes of fitting against milliseconds. It is not state of the art: classical
-# block matching (CBM3D) is about as good as DIP in the paper's own comparison, and
-# denoisers trained on many images are better.
+# image beats the best of them (asserted below) — at the cost of minutes of fitting
+# against well under a second. It is not state of the art: classical block matching
+# (CBM3D) is about as good as DIP in the paper's own comparison, and denoisers trained on
+# many images are better.
 #
 # ## What this chapter promised
 #
