@@ -416,8 +416,8 @@ show(fig, "classical")
 # input; the two that adapt to the estimated noise level do much better. DIP's returned
 # image beats the best of them (asserted below) — at the cost of minutes of fitting
 # against well under a second. It is not state of the art: classical block matching
-# (CBM3D) is about as good as DIP in the paper's own comparison, and denoisers trained on
-# many images are better.
+# (BM3D, not shown) is at least as good as DIP on Gaussian noise in published comparisons,
+# and denoisers trained on many images are better still.
 #
 # ## What this chapter promised
 #
