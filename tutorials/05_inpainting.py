@@ -31,9 +31,10 @@
 # every pixel), a fixed bilinear x2 upsampling, a ReLU and a BatchNorm, ending in a 1x1
 # convolution to 3 colours and a sigmoid; its input is a fixed random tensor of
 # $k$ channels at $1/2^{d-1}$ of the image size. There are no 3x3 convolutions: all spatial
-# structure comes from the upsampling. That makes it *tiny* — $d k^2 + 2dk + 3k$ weights,
-# fewer than the image has pixels — so it cannot reproduce everything, where the U-Net
-# (more weights than pixels) could.
+# structure comes from the upsampling. That makes it *small*: $d k^2 + 2dk + 3k$ weights,
+# a fraction of the U-Net's (printed below) and, in the full version, fewer than half the
+# image's 49,152 values — too few to reproduce everything, where the U-Net, with many more
+# weights than values, could.
 #
 # *Running time.* Full version: 128x128 image, the paper's inpainting U-Net (wide skips,
 # nearest upsampling) for 1200 iterations plus a Deep Decoder for 2000: measured 6.2
