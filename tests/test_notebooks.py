@@ -73,5 +73,5 @@ def test_chapter_1_executes_as_a_notebook(tmp_path, monkeypatch):
     text = "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
                    for out in cell.get("outputs", ()) if out.get("output_type") == "stream")
     assert "all chapter 1 checks passed" in text
-    assert f"kernel: {sys.executable}" in text  # kernelspec python3 = this interpreter
+    assert f"kernel: {sys.executable}" in text  # the kernel is this interpreter
     assert list(figures.glob("01_*.png")), "the notebook saved no figure"

@@ -41,13 +41,28 @@ def to_notebook(script: Path):
     return nb
 
 
+def this_python_kernel():
+    """A kernel manager that starts ipykernel with *this* interpreter (the one tinydip is
+    installed in), whatever other ``python3`` kernelspecs the machine has."""
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    class _ThisPython(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f",
+                                    "{connection_file}"], display_name="Python 3",
+                              language="python", name=kernel_name, resource_dir="")
+
+    return KernelManager(kernel_name="python3", kernel_spec_manager=_ThisPython())
+
+
 def execute(nb, cwd: Path, timeout: float | None = None):
-    """Run every cell in a fresh ``python3`` kernel (this interpreter's ipykernel), in
-    ``cwd``; returns the notebook with its outputs. Raises on the first failing cell."""
+    """Run every cell in a fresh kernel of this interpreter, in ``cwd``; returns the
+    notebook with its outputs. Raises on the first failing cell."""
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(nb, km=this_python_kernel(), timeout=timeout,
+                            kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     return client.execute()
 
 
