@@ -23,7 +23,8 @@ TUTORIALS_DIR = Path(__file__).resolve().parents[1] / "tutorials"
 TUTORIALS = sorted(p for p in TUTORIALS_DIR.glob("*.py") if not p.name.startswith("_"))
 TIMEOUT = 240  # seconds per tutorial (quick mode: ~5-20 s warm, most of a cold run is JIT)
 CHAPTERS = ("01_gradients", "02_convolution", "03_batchnorm", "04_denoising", "05_inpainting",
-            "06_super_resolution", "07_deep_decoder_compression")
+            "06_super_resolution", "07_deep_decoder_compression", "08_why_it_works", "09_adam",
+            "10_knowing_when_to_stop", "11_watching_a_fit")
 
 
 def _tail(text: str | bytes | None, lines: int) -> str:

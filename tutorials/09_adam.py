@@ -278,11 +278,12 @@ show(fig, "sgd_vs_adam")
 # are small (the loss is a mean over all pixels), so it needs learning rates in the
 # hundreds of times Adam's. Even then it is caught between two failures: a rate small
 # enough to be stable (1) is slow, because the layers whose gradients are small barely
-# move; a larger one (10) starts faster but the layers with large gradients oscillate and
-# the loss jumps about; at 100 the fit breaks down completely (the sigmoid output
-# saturates and the PSNR collapses). Adam, at the paper's lr 0.01 with no tuning, reaches
-# a clearly denoised image first — and also starts overfitting the noise first: the same
-# speed that finds the image finds the noise (chapter 10 is about stopping in time).
+# move; a larger one (10) is no faster — the layers with large gradients oscillate and the
+# loss jumps about; at 100 the fit breaks down completely (the PSNR stays far below the
+# plot). Adam, at the paper's lr 0.01 with no tuning, reaches a clearly denoised image
+# first — and is also the first whose loss reaches the noise variance, after which its
+# PSNR stops rising: the same speed that finds the image finds the noise (chapter 10 is
+# about stopping in time).
 # Without the bias correction Adam is *slower* here, not faster: the over-long first steps
 # overshoot and the fit spends the next iterations recovering.
 
