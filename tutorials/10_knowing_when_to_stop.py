@@ -195,12 +195,14 @@ show(fig, "rules")
 
 # %% [markdown]
 # Top: the PSNR of the smoothed output rises, peaks (the star) and slowly declines as the
-# network starts to reproduce the noise. Middle: the held-out statistic follows the true
-# error plus the noise variance closely — it is an unbiased estimate of it, made from 5% of
-# the pixels — and its minimum sits near the PSNR peak; the rule fires `patience`
-# iterations later and returns that minimum. Bottom: the variance of the outputs falls
-# steeply, then bends; the `wmv` rule fires at the bend. On this image, at this noise
-# level, both land close to the oracle.
+# network starts to reproduce the noise. Middle: the held-out statistic has the shape of
+# the true error plus the noise variance, delayed (its EMA averages over ~100 iterations)
+# and offset (5% of the pixels is a small sample, whose own noise energy is not exactly
+# the image's) — but an offset does not move a minimum. Its minimum sits near the PSNR
+# peak; the rule fires `patience` iterations later and returns that minimum. Bottom: the
+# variance of the outputs falls steeply, then ever more slowly; the `wmv` rule fires once
+# it no longer drops by 10% per 100 iterations. On this image, at this noise level, both
+# land close to the oracle.
 #
 # ## 3. Where `wmv` fails: the knee belongs to the optimiser
 #
