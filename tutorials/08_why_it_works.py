@@ -231,7 +231,8 @@ show(fig, "bands")
 
 # %% [markdown]
 # The bands are fitted in order of frequency: the coarse content within the first few
-# dozen iterations, the finest band — mostly noise — far later. This is the
+# dozen iterations, the finest band — where the noise is a large share of the energy
+# (printed above) — far later. This is the
 # **spectral bias** of neural networks (Rahaman et al. 2019): gradient descent fits the
 # low-frequency components of a target first. For the noisy image, "low frequencies
 # first" is almost "image first".
@@ -301,13 +302,13 @@ show(fig, "spectra")
 
 # %% [markdown]
 # White noise is flat: about 80% of its energy lies above 1/4 cycle per pixel simply
-# because most of the frequency plane does. Each bilinear upsampling cuts the top of the
-# spectrum further. The untrained network — random weights, random input — already
-# outputs a smooth image whose spectrum falls like a natural image's. Training moves the
-# weights, not the upsampling: to produce high frequencies the network has to work against
-# its own interpolation (through the thin full-resolution skip branches and the 3x3 convs
-# after each upsampling), and that is slow. Content that is smooth at coarse scales is
-# cheap, independent pixel values are expensive.
+# because most of the frequency plane does. A single bilinear upsampling leaves a fraction
+# of that; two or three leave almost nothing up there. The untrained network — random
+# weights, random input — already outputs a smooth image whose spectrum falls like a
+# natural image's. Training moves the weights, not the upsampling: to produce high
+# frequencies the network has to work against its own interpolation (through the thin
+# full-resolution skip branches and the 3x3 convs after each upsampling), and that is slow.
+# Content that is smooth at coarse scales is cheap, independent pixel values are expensive.
 #
 # ## 3. The Deep Decoder: too small to fit noise
 #

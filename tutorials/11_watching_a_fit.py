@@ -106,12 +106,13 @@ show(fig, "snapshots")
 
 # %% [markdown]
 # The top row is what the network outputs, the bottom row how far that is from the noisy
-# target. The first output is a flat grey (the sigmoid of nearly nothing); within a few
-# iterations it is a blurred version of the image — large shapes and colours, no edges;
-# then the edges sharpen; the residual turns from "everything" into "mostly noise", a
-# spatially uniform grain; only at the end does the network start to reproduce the grain
-# itself, and the residual fades where it does. This is the order of section 2 of chapter
-# 8, seen directly: coarse before fine, image before noise.
+# target. The first output is a faint, smooth random pattern (an untrained network's
+# output is already smooth, chapter 8); within a few iterations it is a blurred version of
+# the image — large shapes and colours, no edges; then the edges sharpen, and the residual
+# turns from "everything" into a spatially uniform grain that looks like the noise itself
+# (last column). Fitted longer, the network would go on to reproduce that grain too
+# (chapter 4). This is the order of section 2 of chapter 8, seen directly: coarse before
+# fine, image before noise.
 #
 # ## 2. Inside the U-Net: feature maps
 #
