@@ -153,7 +153,10 @@ show(fig, "four_targets")
 # only their *arrangement* differs, and the arrangement decides the speed. A natural image
 # is something this architecture produces easily; noise is something it produces only
 # when pushed for long. That gap in *time* is the whole prior: stop in between and you
-# keep the image and leave the noise.
+# keep the image and leave the noise. Note how the noisy image's curve bends near 0.1 —
+# the noise's share of its variance: once the image part is explained, what is left is
+# noise, and it falls no faster than the structureless targets, which catch up with it in
+# a long enough run.
 
 # %%
 EARLY = reach["image"] // SNAP_EVERY * SNAP_EVERY  # a snapshot near the image's threshold
