@@ -134,10 +134,9 @@ print(f"distance to the least-squares solution: start {np.linalg.norm(w0 - w_sta
       f"after 200 steps {np.linalg.norm(ours[-1] - w_star):.4f}")
 
 # %% [markdown]
-# *Your turn:* `tinydip exercise start adam_step` writes a stub of one Adam step into the
-# current folder; fill it in, then `tinydip exercise check adam_step` compares it with
-# `tinydip.optim.Adam` and diagnoses the classic mistakes (a missing bias correction, the
-# $\varepsilon$ inside the square root, $t$ counted from 0).
+# *Your turn:* `tinydip exercise start adam_step` writes a stub of one Adam step with
+# bias correction into the current folder; fill in its `TODO`s, then
+# `tinydip exercise check adam_step` tests it against tinydip's implementation.
 #
 # ## 2. Why the bias correction matters in the first steps
 #

@@ -263,10 +263,9 @@ show(fig, "failures")
 # valid as is; a fixed iteration budget tuned on similar images, or a noise model with
 # independent samples (e.g. denoising before demosaicing), are the practical ways out.
 #
-# *Your turn:* `tinydip exercise start stopping_rule` asks you to write a ground-truth-free
-# stopping rule with the interface of `tinydip.stopping` (an `update(it, output, loss,
-# val_loss=...)` that returns `True` to stop, and a `best_output`); `tinydip exercise check
-# stopping_rule` runs it on recorded fits and compares what it returns with the oracle.
+# *Your turn:* `tinydip exercise start stopping_rule` writes a stub of a ground-truth-free
+# stopping rule into the current folder; fill in its `TODO`s, then
+# `tinydip exercise check stopping_rule` tests it.
 #
 # ## What this chapter promised
 #
