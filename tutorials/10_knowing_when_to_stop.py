@@ -21,9 +21,10 @@
 # fit, and then breaks each of them on purpose, to see what it relies on.
 #
 # *Running time.* Full version: a 64x64 image, a four-level U-Net with 32 channels, three
-# fits of up to 1600 iterations — about 5 minutes on two cores. `TINYDIP_QUICK=1`: 32x32, a
-# narrow two-level U-Net, about 20 seconds. The rules' settings are the library's defaults
-# in both.
+# fits of 1600, 1200 and 1200 iterations — 2.7 minutes of CPU time on two cores (5.4
+# minutes measured on a busy machine). `TINYDIP_QUICK=1`: 32x32, a narrow two-level U-Net,
+# about 25 seconds: the rules need a thousand iterations to show what they do, even on a
+# small image. The rules' settings are the library's defaults in both.
 
 # %%
 import time
@@ -221,8 +222,8 @@ print(f"oracle moved from iteration {base['oracle']} to {strong['oracle']}; the 
 
 # %% [markdown]
 # The PSNR peak came much earlier; the `val` statistic, which measures the error, moved
-# with it. The variance knee did not move nearly as much, and the `wmv` rule returns an
-# iterate well past the peak, where the network has already reproduced part of the noise.
+# with it. The variance knee did not follow, and the `wmv` rule returns an iterate well
+# past the peak, where the network has already reproduced part of the noise.
 # This is why `AUTO_RULES` uses `val` for denoising, where the noise level varies from image
 # to image, and `wmv` for inpainting and super-resolution, where the observation is
 # noise-free, there is little to overfit, and the knee simply marks the point where the
@@ -257,9 +258,9 @@ show(fig, "failures")
 # With correlated noise the held-out statistic no longer follows the true error (right,
 # middle): it keeps decreasing after the PSNR has peaked, because the held-out pixels'
 # noise is being reproduced along with their neighbours'. The rule stops late or never.
-# (DIP also removes much less of such noise at its best — correlated noise looks like
-# image texture to a convolutional network — so here the loss is mostly in time and in
-# the confidence one can place in the statistic.) For correlated noise neither rule is
+# (At its best DIP removes much less of such noise than of white noise — correlated noise
+# looks like image texture to a convolutional network — and a rule that runs to the end
+# of the budget gives part of that gain back.) For correlated noise neither rule is
 # valid as is; a fixed iteration budget tuned on similar images, or a noise model with
 # independent samples (e.g. denoising before demosaicing), are the practical ways out.
 #
