@@ -20,9 +20,9 @@
 # correction* does in the first steps, and compares Adam with plain gradient descent on a
 # DIP fit.
 #
-# *Running time.* Full version: a 64x64 image, a four-level U-Net, five fits of 600
-# iterations — a few minutes on two cores. `TINYDIP_QUICK=1`: 32x32, 150 iterations, about
-# 15 seconds.
+# *Running time.* Full version: a 64x64 image, a four-level U-Net with 32 channels, five
+# fits of 600 iterations — 2 minutes of CPU time on two cores (3.7 minutes measured on a
+# busy machine). `TINYDIP_QUICK=1`: 32x32, three levels, 120 iterations, about 15 seconds.
 
 # %%
 import time
@@ -273,7 +273,7 @@ for ax in (ax_l, ax_p):
 show(fig, "sgd_vs_adam")
 
 # %% [markdown]
-# Plain SGD has one learning rate for all 2 × 10⁴–10⁵ parameters, and the MSE's gradients
+# Plain SGD has one learning rate for all ~10⁵ parameters, and the MSE's gradients
 # are small (the loss is a mean over all pixels), so it needs learning rates in the
 # hundreds of times Adam's. Even then it is caught between two failures: a rate small
 # enough to be stable (1) is slow, because the layers whose gradients are small barely
@@ -283,8 +283,13 @@ show(fig, "sgd_vs_adam")
 # first — and is also the first whose loss reaches the noise variance, after which its
 # PSNR stops rising: the same speed that finds the image finds the noise (chapter 10 is
 # about stopping in time).
-# Without the bias correction Adam is *slower* here, not faster: the over-long first steps
-# overshoot and the fit spends the next iterations recovering.
+# Without the bias correction Adam is *slower* here, not faster: its longer early steps
+# do not buy speed.
+#
+# The peak PSNRs themselves end up close together, within a few tenths of a dB (printed
+# above; the slower runs may even peak a little higher, and they stay near their peak
+# longer). The stable optimisers all find the image — what Adam buys is getting there in
+# far fewer iterations, i.e. minutes, without tuning a learning rate per problem.
 
 # %% [markdown]
 # ## What this chapter promised
@@ -313,5 +318,4 @@ sgd_reach = min(v for k, v in reach.items() if k.startswith("SGD"))
 print(f"iterations to {GOAL:.1f} dB: " + ", ".join(f"{k} {v}" for k, v in reach.items()))
 assert reach["Adam lr 0.01"] < 0.8 * sgd_reach  # Adam is clearly faster than any SGD tried
 assert reach["Adam lr 0.01"] < reach["Adam lr 0.01, no bias correction"]
-assert np.nanmax(adam_psnr) > np.nanmax(curves[best_sgd][1])
 print("All chapter 9 checks passed")
