@@ -274,8 +274,8 @@ show(fig, "sgd_vs_adam")
 
 # %% [markdown]
 # Plain SGD has one learning rate for all ~10⁵ parameters, and the MSE's gradients
-# are small (the loss is a mean over all pixels), so it needs learning rates in the
-# hundreds of times Adam's. Even then it is caught between two failures: a rate small
+# are small (the loss is a mean over all pixels), so it needs learning rates 100 to 1000
+# times Adam's. Even then it is caught between two failures: a rate small
 # enough to be stable (1) is slow, because the layers whose gradients are small barely
 # move; a larger one (10) is no faster — the layers with large gradients oscillate and the
 # loss jumps about; at 100 the fit breaks down completely (the PSNR stays far below the
