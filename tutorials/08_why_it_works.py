@@ -404,3 +404,15 @@ assert dec_loss[-1] > 0.7 * noise_var  # it cannot fit the noise
 assert dec_noise_rel > 0.5  # nor pure noise
 assert unet_noisy_loss[-1] < dec_loss[-1]  # the overparameterised U-Net can
 print("All chapter 8 checks passed")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The shuffled image has exactly the values of the natural image. Why is it fitted so
+#    much more slowly — what does the network "know" about the arrangement of values?
+# 2. The highest band of the noisy target is still far from fitted at the end of section
+#    2. What would happen to it if the U-Net ran ten times longer? And the Deep Decoder?
+# 3. The Deep Decoder explained a smaller fraction of pure noise's variance than its
+#    parameter ratio $N/n$. Why is $N/n$ the natural yardstick, and why can it do less?
+#
+# Short answers: `tutorials/ANSWERS.md`.

@@ -134,7 +134,7 @@ print(f"distance to the least-squares solution: start {np.linalg.norm(w0 - w_sta
       f"after 200 steps {np.linalg.norm(ours[-1] - w_star):.4f}")
 
 # %% [markdown]
-# *Your turn:* `tinydip exercise start adam_step` writes a stub of one Adam step with
+# **Your turn:** `tinydip exercise start adam_step` writes a stub of one Adam step with
 # bias correction into the current folder; fill in its `TODO`s, then
 # `tinydip exercise check adam_step` tests it against tinydip's implementation.
 #
@@ -319,3 +319,15 @@ print(f"iterations to {GOAL:.1f} dB: " + ", ".join(f"{k} {v}" for k, v in reach.
 assert reach["Adam lr 0.01"] < 0.8 * sgd_reach  # Adam is clearly faster than any SGD tried
 assert reach["Adam lr 0.01"] < reach["Adam lr 0.01, no bias correction"]
 print("All chapter 9 checks passed")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. Multiply the loss by a constant $c > 0$ (e.g. a sum over pixels instead of a mean).
+#    What happens to Adam's steps, and to SGD's? What does that say about choosing SGD's
+#    learning rate?
+# 2. What does $\varepsilon$ protect against, and when does it matter?
+# 3. Adam without bias correction took longer steps early on and was still slower. Give a
+#    reason longer steps can make a fit slower.
+#
+# Short answers: `tutorials/ANSWERS.md`.

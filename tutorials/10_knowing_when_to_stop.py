@@ -264,7 +264,7 @@ show(fig, "failures")
 # valid as is; a fixed iteration budget tuned on similar images, or a noise model with
 # independent samples (e.g. denoising before demosaicing), are the practical ways out.
 #
-# *Your turn:* `tinydip exercise start stopping_rule` writes a stub of a ground-truth-free
+# **Your turn:** `tinydip exercise start stopping_rule` writes a stub of a ground-truth-free
 # stopping rule into the current folder; fill in its `TODO`s, then
 # `tinydip exercise check stopping_rule` tests it.
 #
@@ -293,3 +293,16 @@ assert gap50["wmv"] > gap50["val"] + 0.3  # wmv's knee does not follow the noise
 assert late > 150  # val keeps going past the oracle with correlated noise
 assert correlated["stops"]["val"]["pick"] > 0.9 * SHORT  # ... and is still falling at the end
 print("All chapter 10 checks passed")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The `val` rule holds out 5% of the pixels. What would you gain and lose by holding out
+#    20%?
+# 2. Both rules watch the *smoothed* output, and `fit` validates the smoothed output too.
+#    What could go wrong if the held-out loss of the raw output chose the iteration and the
+#    smoothed output were returned?
+# 3. Super-resolution observations are usually noise-free. Why does `AUTO_RULES` use `wmv`
+#    there — would `val` pick a bad iterate?
+#
+# Short answers: `tutorials/ANSWERS.md`.

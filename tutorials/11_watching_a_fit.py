@@ -276,3 +276,15 @@ assert shares_dec[0] < 0.5 * shares_z  # the last decoder maps are smooth
 assert rebuild_err < 1e-5
 assert share_hidden < share_noisy
 print("All chapter 11 checks passed")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The encoder's maps stay noise-like. What would the network output if $z$ were a
+#    constant instead of noise?
+# 2. In a longer fit, when does the network start reproducing the noise? What would you
+#    look for in the residual row of the snapshot strip, and what number tells you?
+# 3. The Deep Decoder's output is a sigmoid of $3k$ weights times $k$ hidden channels. Why
+#    is that not a way to store the image in $3k$ numbers?
+#
+# Short answers: `tutorials/ANSWERS.md`.
