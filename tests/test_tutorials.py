@@ -25,7 +25,8 @@ TUTORIALS = sorted(p for p in TUTORIALS_DIR.glob("*.py") if not p.name.startswit
 TIMEOUT = 360  # seconds per tutorial (quick mode: ~15-80 s warm on shared cores; chapter 6
 # fits two U-Nets)
 CHAPTERS = ("01_gradients", "02_convolution", "03_batchnorm", "04_denoising", "05_inpainting",
-            "06_super_resolution", "07_deep_decoder_compression")
+            "06_super_resolution", "07_deep_decoder_compression", "08_why_it_works", "09_adam",
+            "10_knowing_when_to_stop", "11_watching_a_fit")
 
 
 def _tail(text: str | bytes | None, lines: int) -> str:
