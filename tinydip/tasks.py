@@ -22,7 +22,13 @@ from .stopping import auto_rule_spec
 
 NETS = ("unet", "decoder")
 
-# The paper's settings per task (Ulyanov et al. 2018, supplementary material and code).
+# The paper's settings per task (Ulyanov et al. 2018, supplementary material and code):
+# iterations, learning rate and input jitter. The "output" choices are tinydip's own, not the
+# paper's: the official denoising code keeps an exponential average of the outputs and, when
+# the PSNR to the noisy image drops by more than 5 dB in one step, backtracks to the previous
+# weights; its inpainting and super-resolution code return the final output. tinydip returns
+# the smoothed average for denoising and, for inpainting and SR, the lowest-loss output (which
+# is never a blown-up iterate, so no backtracking is needed).
 # "stop": "auto" -- early stopping is on by default and ``iters`` is an upper bound; what auto
 # means per task (rule, options, watched output stream) is ``stopping.AUTO_RULES[task]``.
 TASK_DEFAULTS: dict[str, dict] = {

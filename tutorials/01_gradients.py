@@ -31,7 +31,7 @@
 #    flip its kernel — and watch `check_module` and `check_vjp` catch them.
 #
 # Run it as a script (`python tutorials/01_gradients.py`) or as a notebook
-# (`jupytext --to notebook tutorials/01_gradients.py`). `TINYDIP_QUICK=1` makes every
+# (`tinydip notebooks`, then `jupyter lab tutorials/`). `TINYDIP_QUICK=1` makes every
 # tutorial small and fast; this one is fast either way.
 
 # %%
@@ -101,6 +101,13 @@ print("sigmoid cache is the output itself:", s_cache is s)
 print("dx = dout * s * (1 - s):", np.allclose(ds, dout * s * (1 - s)))
 
 # %% [markdown]
+# **Your turn:** write these two backward passes yourself.
+# `tinydip exercise start leaky_relu_backward` writes a stub file to fill in, and
+# `tinydip exercise check leaky_relu_backward` checks your version (shapes, values,
+# finite differences) and gives a hint for each failing check. The same for
+# `sigmoid_backward`.
+
+# %% [markdown]
 # ## 2. Central finite differences
 #
 # To test a backward pass on its own we need a scalar loss. Take a fixed random `dout` and
@@ -159,6 +166,11 @@ err_leaky = rel_error(dx, dx_num)
 print(f"LeakyReLU: rel_error = {err_leaky:.2e}")
 
 # %% [markdown]
+# **Your turn:** `tinydip exercise start numerical_gradient`, then
+# `tinydip exercise check numerical_gradient`: the central difference and the relative
+# error, written and checked by you.
+
+# %% [markdown]
 # **Why keep away from the kink?** At $x = 0$ the LeakyReLU is not differentiable: if
 # $x_i$ sits within $h$ of zero, the two evaluations straddle the kink and the difference
 # quotient averages the two slopes. Here is what happens to one such entry:
@@ -192,7 +204,7 @@ print(f"one entry 3e-6 from the kink: rel_error = {err_kink:.2e}  (a false alarm
 
 # %%
 hs = np.logspace(-1, -9, 17)
-curves = {}
+curves, zeros32, x_unchanged32 = {}, [], []
 for dtype in (np.float64, np.float32):
     xs = x.astype(dtype)
     d = dout.astype(dtype)
@@ -201,11 +213,24 @@ for dtype in (np.float64, np.float32):
     def sig_loss(xs=xs, d=d):
         return np.sum(F.sigmoid_forward(xs)[0] * d)
 
-    curves[dtype.__name__] = [rel_error(analytic, central_diff(sig_loss, xs, dtype(h)))
-                              for h in hs]
+    curves[dtype.__name__] = []
+    for h in hs:
+        num = central_diff(sig_loss, xs, dtype(h))
+        curves[dtype.__name__].append(rel_error(analytic, num))
+        if dtype is np.float32:
+            zeros32.append(float(np.mean(num == 0)))  # difference quotient exactly 0
+            x_unchanged32.append(float(np.mean(xs + dtype(h) == xs)))  # x + h rounds to x
     best = int(np.argmin(curves[dtype.__name__]))
     print(f"{dtype.__name__}: best rel_error {curves[dtype.__name__][best]:.1e} "
           f"at h = {hs[best]:.0e}")
+L32 = float(np.sum(F.sigmoid_forward(x.astype(np.float32))[0] * dout.astype(np.float32)))
+print(f"L = {L32:.4f}; float32 spacing near |L|: {np.spacing(np.float32(abs(L32))):.1e}, "
+      f"near the largest |x| = {np.abs(x).max():.2f}: "
+      f"{np.spacing(np.float32(np.abs(x).max())):.1e}")
+print(f"{'h':>7} {'float64':>9} {'float32':>9} {'f32 grad == 0':>14} {'f32 x+h == x':>13}")
+for i, h in enumerate(hs):
+    print(f"{h:7.0e} {curves['float64'][i]:9.1e} {curves['float32'][i]:9.1e} "
+          f"{zeros32[i]:14.0%} {x_unchanged32[i]:13.0%}")
 
 fig, ax = plt.subplots(figsize=(6, 4))
 for name, errs in curves.items():
@@ -219,15 +244,28 @@ ax.legend()
 show(fig, "error_vs_h")
 
 best64, best32 = min(curves["float64"]), min(curves["float32"])
+i6 = int(np.argmin(np.abs(hs - 1e-6)))  # h = 1e-6: x + h != x, yet float32 is lost
 
 # %% [markdown]
 # Read the V shapes from left to right: truncation error falls like $h^2$ (slope 2 on the
 # log-log plot), until round-off takes over and the error grows like $1/h$. The float64
-# curve bottoms out near $10^{-10}$; float32 bottoms out around $10^{-4}$, and for $h$
-# below float32's spacing of numbers near 1 ($\approx 6\times10^{-8}$) $x + h$ rounds back
-# to $x$: the numerical gradient is zero and the error is 100 %.
-# That floor is the **resolution** of the checker: a bug that changes the gradient by less
-# than the floor is invisible. tinydip's own `numerical_grad` uses the five-point stencil
+# curve bottoms out near $10^{-10}$ (at $h \approx 3\times10^{-5}$); float32 bottoms out
+# around $5\times10^{-5}$ at $h \approx 10^{-2}$, close to $\varepsilon^{1/3}$.
+#
+# Where exactly does float32 break down? Not where $x + h$ rounds back to $x$: the last
+# column of the table shows that happens only below $h \approx 10^{-7}$. Long before, the
+# table shows numerical gradients that are *exactly zero*. The culprit is the loss, not
+# the input: $L$ is a sum of 96 terms and float32 stores it with about seven significant
+# digits, so two values of $L$ that differ by less than the spacing of float32 numbers near
+# $|L|$ (printed above) come out identical. An entry whose gradient $g_i$ changes $L$ by
+# $2h\,|g_i|$ less than that spacing gets a difference quotient of 0 — already a few
+# entries at $h = 10^{-4}$, about half at $h = 10^{-6}$ (a 76 % error), where $x + h$
+# still differs from $x$ for every single entry. That is the round-off
+# term $\varepsilon |L| / h$ of the analysis above: it is governed by the size of the
+# *loss*, not of $x$.
+#
+# The floor of the V is the **resolution** of the checker: a bug that changes the gradient
+# by less than the floor is invisible. tinydip's own `numerical_grad` uses the five-point stencil
 #
 # $$\frac{-L(x+2h) + 8L(x+h) - 8L(x-h) + L(x-2h)}{12h}$$
 #
@@ -311,9 +349,9 @@ for dtype in (np.float64, np.float32):
 
 # %% [markdown]
 # In float64 the correct layer scores $\sim 10^{-10}$ and the buggy one $\sim 10^{-6}$ —
-# four orders of magnitude apart, an unambiguous verdict. In float32 *both* score around
-# $10^{-2}$: the round-off of the check is a thousand times larger than the bug, and the
-# correct layer may even score worse than the buggy one. That is why every check in tinydip
+# four orders of magnitude apart, an unambiguous verdict. In float32 *both* score several
+# $10^{-2}$: the round-off of the check is some ten thousand times larger than the bug, and
+# the correct layer may even score worse than the buggy one. That is why every check in tinydip
 # runs in float64, even though training runs in float32.
 #
 # ## 6. Planting bugs and watching the checker catch them
@@ -465,11 +503,15 @@ print(f"total time {time.perf_counter() - T0:.1f} s")
 assert err_leaky < 1e-8
 assert err_kink > 1e-3  # straddling the kink gives a false alarm
 assert best64 < 1e-8 and best32 > 1e-6 and best32 > 100 * best64
+assert 1e-3 <= hs[int(np.argmin(curves["float32"]))] <= 1e-1  # float32's h_opt ~ eps^(1/3)
+# float32 breaks down through the loss's round-off, long before x + h rounds back to x:
+assert x_unchanged32[i6] == 0 and zeros32[i6] > 0.2 and curves["float32"][i6] > 0.1
+assert zeros32[-1] == 1.0  # at h = 1e-9 every difference quotient is 0
 assert max(layer_errors.values()) < 1e-7, layer_errors
 # float64 separates the subtle bug from the correct layer; float32 cannot resolve it
 assert subtle["float64", "BatchNorm2d"] < 1e-8 < 1e-7 < subtle["float64", "ForgotEpsBatchNorm"]
 assert subtle["float32", "BatchNorm2d"] > 1e-4  # the float32 noise floor
-assert subtle["float32", "BatchNorm2d"] > subtle["float64", "ForgotEpsBatchNorm"]
+assert subtle["float32", "BatchNorm2d"] > 1000 * subtle["float64", "ForgotEpsBatchNorm"]
 # planted bugs are caught by both checkers; correct versions pass
 assert leaky_good < 1e-8 and leaky_bad > 1e-2
 assert vjp_leaky_good < 1e-7 and vjp_leaky_bad > 1e-3
@@ -478,3 +520,16 @@ assert conv_errs["NoFlipConv2d"]["x"] > 1e-2 and conv_errs["NoFlipConv2d"]["weig
 assert conv_vjp["FlipConv2d"] < 1e-7 and conv_vjp["NoFlipConv2d"] > 1e-3
 assert vjp_net < 1e-6 and max(net_errs.values()) < 1e-5
 print("all chapter 1 checks passed")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. `check_module` perturbs one entry at a time (four forward passes per entry), while
+#    `check_vjp` perturbs everything at once along a random direction. What kind of bug
+#    could `check_vjp` miss, and why is that unlikely with a random direction?
+# 2. The float32 error at $h = 10^{-6}$ is about 76 %. Would it get better or worse if the
+#    loss summed 10,000 terms instead of 96? (Hint: look at what sets the spacing of $L$.)
+# 3. Why must the check keep inputs away from the LeakyReLU's kink, while training never
+#    worries about it?
+#
+# Short answers: `tutorials/ANSWERS.md`.

@@ -9,7 +9,7 @@ import sys
 import warnings
 
 from ..interrupt import describe, exit_status, sigterm_as_interrupt
-from . import commands, exercise_cmd, gradcheck_cmd
+from . import commands, exercise_cmd, gradcheck_cmd, notebooks_cmd
 
 COMMANDS = {
     "denoise": (commands.add_denoise, "remove noise from an image (Deep Image Prior)"),
@@ -18,6 +18,7 @@ COMMANDS = {
     "gradcheck": (gradcheck_cmd.add_gradcheck, "prove every layer's backward by finite "
                   "differences"),
     "exercise": (exercise_cmd.add_exercise, "exercises: list, start NAME, check NAME"),
+    "notebooks": (notebooks_cmd.add_notebooks, "write the tutorial chapters as Jupyter notebooks"),
 }
 
 

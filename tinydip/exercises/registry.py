@@ -53,16 +53,16 @@ EXERCISES: tuple[Exercise, ...] = (
              ("batchnorm_backward",), suite_layers.BATCHNORM),
     Exercise("upsample_backward", "04_denoising", "bilinear x2 upsampling backward (adjoint)",
              ("upsample_backward",), suite_layers.UPSAMPLE),
-    Exercise("adam_step", "04_denoising", "one Adam step with bias correction",
-             ("adam_step",), suite_fitting.ADAM),
     Exercise("dip_step", "04_denoising", "one DIP fitting step through a skip fork",
              ("dip_step",), suite_fitting.DIP_STEP),
-    Exercise("stopping_rule", "04_denoising", "windowed-variance stopping with patience",
-             ("VarianceStopper",), suite_operators.STOPPING),
     Exercise("masked_mse", "05_inpainting", "MSE over known pixels and its gradient",
              ("masked_mse",), suite_fitting.MASKED_MSE),
     Exercise("downsampler_adjoint", "06_super_resolution", "the Lanczos downsampler's adjoint",
              ("downsample_adjoint",), suite_operators.DOWNSAMPLER),
+    Exercise("adam_step", "09_adam", "one Adam step with bias correction",
+             ("adam_step",), suite_fitting.ADAM),
+    Exercise("stopping_rule", "10_knowing_when_to_stop", "windowed-variance stopping with patience",
+             ("VarianceStopper",), suite_operators.STOPPING),
 )
 
 _BY_NAME = {e.name: e for e in EXERCISES}

@@ -1,4 +1,4 @@
-"""Exercise adam_step (chapter 04_denoising): one Adam update with bias correction.
+"""Exercise adam_step (chapter 09_adam): one Adam update with bias correction.
 
 Deep Image Prior fits with Adam. Check your work with:
 

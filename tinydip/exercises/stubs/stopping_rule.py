@@ -1,4 +1,4 @@
-"""Exercise stopping_rule (chapter 04_denoising): stop without the ground truth.
+"""Exercise stopping_rule (chapter 10_knowing_when_to_stop): stop without the ground truth.
 
 Deep Image Prior fits the image first and the noise later, so the output is best somewhere
 in the middle. The output moves least there: between the fast fit of the content and the
