@@ -38,8 +38,8 @@ from tinydip.degrade import Downsampler, add_noise, hole_mask, text_mask
 from tinydip.fit import FitConfig, fit
 from tinydip.images import sample_image, to_tensor
 from tinydip.metrics import psnr
-from tinydip.stopping import ValidationLoss, WindowedVariance, auto_rule_spec
-from tinydip.tasks import TASK_DEFAULTS, build_net
+from tinydip.stopping import ValidationLoss, WindowedVariance
+from tinydip.tasks import TASK_DEFAULTS, auto_rule_spec, build_net
 
 WINDOWS = (25, 50, 100)
 STREAMS = ("smoothed", "raw")
