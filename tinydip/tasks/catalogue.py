@@ -16,7 +16,7 @@ import numpy as np
 from ..argtypes import positive_int
 from ..degrade import add_noise, bicubic_upsample, hole_mask, text_mask
 from ..images import sample_image, to_image, to_tensor
-from ..operators import Downsampler, Identity, Mask
+from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
 from ..stopping import VAL_TUNED, WMV_DEFAULT
 from .registry import Problem, Task, load, register
 from .runner import as_image
@@ -169,3 +169,85 @@ register(Task(
     stopping={"auto": "wmv", "val": VAL_TUNED, "wmv": WMV_DEFAULT},
 ))
 
+
+# ----------------------------------------------------------------------------------- deblur
+
+
+def _noise_sigma(img: np.ndarray) -> float:
+    """Noise sigma (0-1 scale) of an HxWxC image: median |finest diagonal Haar detail| /
+    0.6745 (Donoho's estimator; a blurred image has almost no signal there)."""
+    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
+    x = img[:h, :w].astype(np.float64)
+    d = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2
+    return float(np.median(np.abs(d)) / 0.6745)
+
+
+def deblur_problem(blurred: np.ndarray, kernel, *, truth: np.ndarray | None = None,
+                   noise_sigma: float | None = None) -> Problem:
+    """Deblur an HxWxC image blurred by a known ``kernel`` (E = MSE(k * f(z), blurred)).
+
+    ``kernel``: a :class:`~tinydip.operators.Blur`, a spec (``"gaussian:2"``, ``"box:5"``,
+    ``"motion:9,30"``, a .npy/.png path) or a 2-D array; convolution with reflect boundary.
+    ``noise_sigma`` (0-255 scale) sets the Wiener baseline's noise-to-signal ratio; default:
+    estimated from the image. ``options``: FitConfig fields and ``net_options``.
+    """
+    if isinstance(kernel, Blur):
+        op = kernel
+    else:
+        op = parse_kernel(kernel) if isinstance(kernel, str) else Blur(kernel)
+    obs = as_image(blurred, "observation")
+    op.output_shape((1, obs.shape[2], obs.shape[0], obs.shape[1]))  # kernel fits the image
+    sigma = _noise_sigma(obs) if noise_sigma is None else float(noise_sigma) / 255
+
+    def wiener() -> np.ndarray:  # Wiener with a flat noise-to-signal ratio
+        nsr = max(sigma, 1e-3) ** 2 / max(float(obs.var()) - sigma**2, 1e-6)
+        return to_image(op.wiener(to_tensor(obs), nsr))
+
+    return Problem(obs, op, truth, baselines={"wiener": wiener},
+                   extra={"kernel": op.name, "kernel_size": list(op.kernel.shape),
+                          "noise_sigma": round(sigma * 255, 3)})
+
+
+def _deblur_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", nargs="?", help="blurred image (default: the built-in sample, "
+                   "blurred with --kernel)")
+    p.add_argument("--kernel", required=True, metavar="SPEC",
+                   help="the known blur: gaussian:SIGMA, box:N, motion:LENGTH,ANGLE (degrees) "
+                   "or a kernel file (.npy, or an image whose grey levels are the weights); "
+                   "normalised to sum 1, reflect boundary")
+    p.add_argument("--blur", action="store_true",
+                   help="IMAGE is sharp: blur it with --kernel first and use it as the truth")
+    p.add_argument("--add-noise", type=float, metavar="SIGMA", default=None,
+                   help="add Gaussian noise of this sigma (0-255 scale) after blurring")
+    p.add_argument("--size", type=positive_int, default=128,
+                   help="size of the built-in sample image (default 128)")
+
+
+def _deblur_from_args(args: argparse.Namespace) -> Problem:
+    op = parse_kernel(args.kernel)
+    notes, truth = [], None
+    if args.image is None:
+        img = sample_image(args.size)
+        notes.append(f"deblur: built-in sample image {args.size}x{args.size}, blurred with "
+                     f"{op.name}" + (f", noise sigma {args.add_noise:g}" if args.add_noise
+                                     else ""))
+    else:
+        img = load(args.image, "image")
+    if args.image is None or args.blur:
+        truth = img
+        img = np.clip(to_image(op(to_tensor(img))), 0, 1)
+    if args.add_noise is not None:
+        img = add_noise(img, args.add_noise, np.random.default_rng(args.seed))
+    problem = deblur_problem(img, op, truth=truth, noise_sigma=args.add_noise)
+    problem.notes[:0] = notes
+    return problem
+
+
+register(Task(
+    name="deblur", help="remove a known blur (Gaussian, box, motion or a kernel file)",
+    problem=deblur_problem, add_arguments=_deblur_arguments, from_args=_deblur_from_args,
+    prior="skip5-128",
+    fit_defaults={"iters": 3000, "lr": 0.01, "reg_noise_std": 1.0 / 30, "output": "smoothed",
+                  "stop": "auto"},
+    stopping={"auto": "wmv", "val": VAL_TUNED, "wmv": WMV_DEFAULT},
+))
