@@ -102,3 +102,21 @@ def test_every_task_is_one_complete_declaration():
     for task in TASKS.values():
         assert callable(getattr(t, task.api_name)) and task.stop_spec("auto")[0] in ("wmv", "val")
         assert task.fit_defaults["stop"] == "auto" and task.help
+
+
+def test_a_problem_can_bring_its_own_stopping_spec_and_loss(clean):
+    from tinydip.functional import mse_loss
+    from tinydip.operators import Identity
+    from tinydip.stopping import WMV_DEFAULT
+    from tinydip.tasks import Problem, run
+
+    calls = []
+
+    def loss_fn(pred, target, weights=None):
+        calls.append(1)
+        return mse_loss(pred, target, weights)
+
+    p = Problem(clean, Identity(), clean, stopping={"auto": "wmv", "wmv": WMV_DEFAULT},
+                loss_fn=loss_fn)
+    r = run("denoise", p, iters=2, progress=False, net_options=OPTS)
+    assert r.settings["stop"] == "wmv" and len(calls) == 2  # denoise's own auto is "val"

@@ -91,8 +91,9 @@ class Step(NamedTuple):
 
 def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
              operator: LinearOperator | None = None, *, weights: np.ndarray | None = None,
-             before_update: Callable[[float], None] | None = None) -> Step:
-    """One step on ``E = mse_loss(A f(z_in)[:H, :W], observation, weights)``.
+             before_update: Callable[[float], None] | None = None,
+             loss_fn: Callable = mse_loss) -> Step:
+    """One step on ``E = loss_fn(A f(z_in)[:H, :W], observation, weights)`` (default MSE).
 
     Forward, loss, ``dE/d out = A^T dE/d(A out)`` (zero on any border the network generates
     beyond the image's H x W), ``net.zero_grad()``, ``net.backward``, then
@@ -102,7 +103,8 @@ def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
 
     ``operator`` None is the identity; (H, W) is ``operator.input_shape(observation.shape)``.
     ``weights`` (broadcastable to the observation, 1 = counts) defaults to
-    ``operator.measured``.
+    ``operator.measured``. ``loss_fn(pred, target, weights) -> (E, dE/dpred)`` has
+    :func:`~tinydip.functional.mse_loss`'s contract (e.g. a Poisson likelihood).
     """
     op = operator if operator is not None else _IDENTITY
     if weights is None:
@@ -111,9 +113,9 @@ def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
     full = net(z_in)  # (1, C, Hp, Wp)
     out = full[:, :, :H, :W]  # (1, C, H, W) view
     pred = op.forward(out)
-    loss, dpred = mse_loss(pred, observation, weights)
+    value, dpred = loss_fn(pred, observation, weights)
     if opt is None:
-        return Step(loss, out, pred)
+        return Step(value, out, pred)
     dout = op.adjoint(dpred)
     if full.shape != out.shape:
         dfull = np.zeros_like(full)
@@ -122,9 +124,9 @@ def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
     net.zero_grad()
     net.backward(dout.astype(full.dtype, copy=False))
     if before_update is not None:
-        before_update(loss)
+        before_update(value)
     opt.step()
-    return Step(loss, out, pred)
+    return Step(value, out, pred)
 
 
 _IDENTITY = Identity()
@@ -169,7 +171,7 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
         operator: LinearOperator | None = None, truth: np.ndarray | None = None,
         config: FitConfig | None = None,
         z: np.ndarray | None = None, callback: Callable[[int, dict], None] | None = None,
-        callback_every: int = 100, **overrides) -> FitResult:
+        callback_every: int = 100, loss_fn: Callable = mse_loss, **overrides) -> FitResult:
     """Fit ``net`` to one degraded observation and return its outputs.
 
     Parameters
@@ -184,6 +186,7 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
     config / overrides : :class:`FitConfig` fields.
     z : optional fixed network input; by default ``net.make_input`` (U(0, input_scale)).
     callback : called as ``callback(it, info)`` every ``callback_every`` iterations.
+    loss_fn : the energy E, :func:`~tinydip.functional.mse_loss`'s contract (default MSE).
 
     Output sizes that are not a multiple of ``net.downsampling`` are handled by generating a
     larger image and cropping it (the loss never sees the extra border). The returned
@@ -253,7 +256,7 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
                 zin = z + np.float32(sigma) * rng.standard_normal(z.shape, dtype=np.float32)
 
             loss, out, pred = fit_step(net, opt, zin, obs, op, weights=train_mask,
-                                       before_update=keep_state)
+                                       before_update=keep_state, loss_fn=loss_fn)
             if out.dtype != np.float32:
                 raise AssertionError(f"fit: network produced {out.dtype}, expected float32")
 

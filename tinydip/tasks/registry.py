@@ -30,7 +30,9 @@ class Problem:
     resolution); ``truth``: the clean OUTPUT-size image if known (PSNRs only); ``baselines``:
     classical reconstructions, name -> function returning an output-size HxWxC image, scored
     (``psnr_<name>``) when the truth is known; ``extra``: fields added to the report;
-    ``notes``: lines the CLI prints on stderr before fitting.
+    ``notes``: lines the CLI prints on stderr before fitting. Variants of a task may differ
+    from its declaration: ``stopping`` (a stopping spec, as ``Task.stopping``) and
+    ``loss_fn`` (the energy, ``mse_loss``'s contract) override the task's when given.
     """
 
     observation: np.ndarray
@@ -39,6 +41,8 @@ class Problem:
     baselines: dict[str, Callable[[], np.ndarray]] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    stopping: dict | None = None
+    loss_fn: Callable | None = None
 
     def output_shape(self) -> tuple[int, int, int]:
         """(H, W, C) of the reconstruction: ``operator.input_shape`` of the observation."""
@@ -106,10 +110,15 @@ def get_task(task: str | Task) -> Task:
     return TASKS[task]
 
 
-def auto_rule_spec(task: str | Task | None, rule: str = "auto") -> tuple[str, dict, str]:
+def auto_rule_spec(task: str | Task | None, rule: str = "auto",
+                   spec: dict | None = None) -> tuple[str, dict, str]:
     """``(rule name, options, stream)`` that ``rule`` means for ``task``; ``None``: a bare
     :func:`~tinydip.fit.fit` (:data:`~tinydip.stopping.GENERIC_STOPPING`). An unknown task is
-    an error, never a silent fallback."""
+    an error, never a silent fallback. ``spec``: a problem's own stopping spec (overrides)."""
+    if spec is not None:
+        if task is not None:
+            get_task(task)  # still an error if unknown
+        return rule_spec(spec, rule)
     if task is None:
         return rule_spec(GENERIC_STOPPING, rule)
     return get_task(task).stop_spec(rule)

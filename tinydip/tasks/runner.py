@@ -24,16 +24,16 @@ from .registry import Problem, Task, auto_rule_spec, get_task
 NETS = ("unet", "decoder")
 
 
-def resolve_stop(task: str | Task, settings: dict) -> dict:
+def resolve_stop(task: str | Task, settings: dict, spec: dict | None = None) -> dict:
     """Settings with ``stop`` resolved for ``task`` (``"auto"`` -> the task's rule).
 
     ``"auto"``, ``"wmv"`` and ``"val"`` get the task's tuned options and watched stream
-    (``Task.stopping``); explicit ``stop_options`` / ``stop_on`` win. The requested name is
-    kept as ``stop_requested``.
+    (``Task.stopping``, or ``spec`` if given); explicit ``stop_options`` / ``stop_on`` win.
+    The requested name is kept as ``stop_requested``.
     """
     out = dict(settings)
     requested = str(out.get("stop", "none")).strip().lower()
-    name, opts, stream = auto_rule_spec(task, requested)
+    name, opts, stream = auto_rule_spec(task, requested, spec)
     out["stop_requested"], out["stop"] = requested, name
     if name != "none":
         out["stop_options"] = {**opts, **(out.get("stop_options") or {})}
@@ -132,11 +132,13 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
     # The Deep Decoder is fitted without input jitter (Heckel & Hand): with the U-Net's 0.03
     # it barely fits (measured ~14 dB vs ~24 dB on text inpainting at 64x64).
     net_defaults = {"reg_noise_std": 0.0} if net == "decoder" else {}
-    settings = resolve_stop(t, {**t.fit_defaults, **net_defaults, **fit_options, "seed": seed})
+    settings = resolve_stop(t, {**t.fit_defaults, **net_defaults, **fit_options, "seed": seed},
+                            problem.stopping)
     requested = settings.pop("stop_requested")
     cfg = FitConfig(**settings)
     res = fit(model, to_tensor(obs), operator=problem.operator,
-              truth=None if truth is None else to_tensor(truth), config=cfg)
+              truth=None if truth is None else to_tensor(truth), config=cfg,
+              **({"loss_fn": problem.loss_fn} if problem.loss_fn is not None else {}))
     images = {"observation": obs}
     if truth is not None:
         images["truth"] = truth
