@@ -46,7 +46,7 @@ class FitConfig:
     input_scale: float = 0.1  # z ~ U(0, input_scale)
     seed: int = 0
     output: str = "smoothed"  # which image `FitResult.output` is without a stopping rule
-    stop: str = "none"  # "none", "auto" (stopping.auto_rule_spec(None)), "wmv" or "val"
+    stop: str = "none"  # "none", "auto" (stopping.GENERIC_STOPPING), "wmv" or "val"
     stop_on: str = "smoothed"  # output stream the rule watches (and "val" validates)
     stop_options: dict = field(default_factory=dict)  # passed to the rule's constructor
     holdout: float = 0.05  # fraction of known pixels held out by the "val" rule
