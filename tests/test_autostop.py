@@ -91,3 +91,11 @@ def test_val_rule_validates_the_watched_stream(noisy_pair):
     full = [float(np.mean((seen[h["iter"]] - obs) ** 2)) for h in res.history]
     assert all(np.isfinite(h["val_loss"]) for h in res.history)
     assert np.corrcoef([h["val_loss"] for h in res.history], full)[0, 1] > 0.9
+
+
+def test_old_names_in_stopping_still_work():
+    from tinydip.stopping import AUTO_RULES
+    from tinydip.stopping import auto_rule_spec as old_spec
+
+    assert set(AUTO_RULES) == set(TASKS) and AUTO_RULES["denoise"]["auto"] == "val"
+    assert old_spec("inpaint") == auto_rule_spec("inpaint") and old_spec(None)[0] == "wmv"

@@ -394,3 +394,26 @@ def make_rule(name: str, **kw: object) -> StoppingRule:
         return _RULES[key](**kw)
     except TypeError as exc:
         raise ValueError(f"invalid option for stopping rule {name!r}: {exc}") from None
+
+
+# Compatibility: the per-task choice moved into the task declarations (tinydip.tasks).
+def auto_rule_spec(task: str | None, rule: str = "auto") -> tuple[str, dict, str]:
+    """``(rule name, options, stream)`` that ``rule`` means for ``task`` (None: a bare fit).
+
+    Kept for old imports; the registry's :func:`tinydip.tasks.auto_rule_spec` is the home
+    (an unknown task is an error).
+    """
+    if task is None:
+        return rule_spec(GENERIC_STOPPING, rule)
+    from .tasks import auto_rule_spec as task_rule_spec  # lazy: tasks imports this module
+
+    return task_rule_spec(task, rule)
+
+
+def __getattr__(name: str):
+    """``AUTO_RULES`` (old name): ``{task: its stopping spec}`` from the task registry."""
+    if name == "AUTO_RULES":
+        from .tasks import TASKS
+
+        return {t.name: dict(t.stopping) for t in TASKS.values()}
+    raise AttributeError(f"module 'tinydip.stopping' has no attribute {name!r}")

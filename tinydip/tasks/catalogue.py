@@ -5,6 +5,14 @@ from them, then the ``register(Task(...))`` entry: the prior preset, the paper's
 settings (Ulyanov et al. 2018, supplementary material and code) and the automatic stopping
 rule, chosen by measurement (benchmarks/bench_stopping.py, benchmarks/README.md).
 ``stop: "auto"`` makes early stopping the default, so ``iters`` is an upper bound.
+
+The paper's settings are the iterations, learning rate and input jitter. The "output"
+choices are tinydip's own, not the paper's: the official denoising code keeps an
+exponential average of the outputs and, when the PSNR to the noisy image drops by more than
+5 dB in one step, backtracks to the previous weights; its inpainting and super-resolution
+code return the final output. tinydip returns the smoothed average for denoising (and
+deblurring, whose observation is noisy too) and, for inpainting and SR, the lowest-loss
+output (which is never a blown-up iterate, so no backtracking is needed).
 """
 
 from __future__ import annotations
