@@ -39,27 +39,23 @@ def build(net_name: str, size: int, algo: str = "auto"):
     for m in net.modules():
         if isinstance(m, Conv2d):
             m.algo = algo
-    s = net.z_stride
-    z = rng.uniform(0, 0.1, (1, net.in_channels, size // s, size // s)).astype(np.float32)
+    z = rng.uniform(0, 0.1, net.input_shape((size, size))).astype(np.float32)
     target = rng.uniform(0, 1, (1, 3, size, size)).astype(np.float32)
     return net, z, target
 
 
-def fit_step(net, z, target):
-    """One tinydip fitting iteration (forward, MSE, backward, Adam step) as a closure."""
+def make_step(net, z, target):
+    """One tinydip fitting iteration (forward, MSE, backward, Adam step) as a closure: the
+    library's own :func:`tinydip.fit.fit_step`, as ``fit`` runs it."""
     import numpy as np
 
-    from tinydip.functional import mse_loss
+    from tinydip.fit import fit_step
     from tinydip.optim import Adam
 
     opt = Adam(net.parameters(), lr=0.01)
 
     def step():
-        out = net(z)
-        _, dout = mse_loss(out, target)
-        net.zero_grad()
-        net.backward(dout)
-        opt.step()
+        out = fit_step(net, opt, z, target).output
         assert out.dtype == np.float32
 
     return step
@@ -80,7 +76,7 @@ def run_one(framework: str, net_name: str, size: int, repeats: int, algo: str) -
     _, gflop = conv_flops(net, z)
     threads = numba.get_num_threads()
     if framework == "tinydip":
-        step = fit_step(net, z, target)
+        step = make_step(net, z, target)
     else:
         import torch
         from torch_models import torch_mirror

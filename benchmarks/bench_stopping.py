@@ -38,8 +38,9 @@ from tinydip.degrade import Downsampler, add_noise, hole_mask, text_mask
 from tinydip.fit import FitConfig, fit
 from tinydip.images import sample_image, to_tensor
 from tinydip.metrics import psnr
-from tinydip.stopping import ValidationLoss, WindowedVariance, auto_rule_spec
-from tinydip.tasks import TASK_DEFAULTS, build_net
+from tinydip.operators import parse_kernel
+from tinydip.stopping import ValidationLoss, WindowedVariance
+from tinydip.tasks import TASK_DEFAULTS, auto_rule_spec, build_net
 
 WINDOWS = (25, 50, 100)
 STREAMS = ("smoothed", "raw")
@@ -83,7 +84,8 @@ def make_image(name: str, size: int) -> np.ndarray:
     raise ValueError(name)
 
 
-# name, task, image, size (of the OUTPUT), parameter (sigma | "text"/"hole" | factor), role
+# name, task, image, size (of the OUTPUT), parameter (sigma | "text"/"hole" | factor |
+# "kernel spec/noise sigma"), role
 CONFIGS = [
     ("dn25-hopper64", "denoise", "hopper", 64, 25, "tune"),
     ("dn25-shapes64", "denoise", "shapes", 64, 25, "tune"),
@@ -95,9 +97,12 @@ CONFIGS = [
     ("sr4-shapes64", "sr", "shapes", 64, 4, "report"),
     ("dn25-hopper128", "denoise", "hopper", 128, 25, "report"),
     ("sr4-hopper128", "sr", "hopper", 128, 4, "report"),
+    ("db-g2n5-hopper64", "deblur", "hopper", 64, "gaussian:2/5", "report"),
+    ("db-m9n5-shapes64", "deblur", "shapes", 64, "motion:9,30/5", "report"),
 ]
 VAL_CONFIGS = ["dn25-hopper64", "dn50-shapes64", "inp-text-hopper64", "sr4-shapes64",
-               "dn15-crop64", "dn25-hopper128", "dn25-shapes64", "dn50-hopper64"]
+               "dn15-crop64", "dn25-hopper128", "dn25-shapes64", "dn50-hopper64",
+               "db-g2n5-hopper64", "db-m9n5-shapes64"]
 
 
 def problem(cfg):
@@ -112,6 +117,11 @@ def problem(cfg):
         m = text_mask(size, size, rng) if par == "text" else hole_mask(size, size, 0.25, rng)
         obs = np.where(m[:, :, None], clean, 0).astype(np.float32)
         mask = m[None, None].astype(np.float32)
+    elif task == "deblur":  # blur with the kernel, then noise of the given sigma
+        spec, sigma = par.split("/")
+        op = parse_kernel(spec)
+        obs = add_noise(np.clip(op(to_tensor(clean))[0].transpose(1, 2, 0), 0, 1), float(sigma),
+                        rng)
     else:
         op = Downsampler(int(par))
         obs = op(to_tensor(clean))[0].transpose(1, 2, 0)

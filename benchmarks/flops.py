@@ -19,10 +19,9 @@ def conv_flops(net: nn.Module, x: np.ndarray) -> tuple[float, float]:
     fwd = 0.0
     for m in net.modules():
         if isinstance(m, nn.Conv2d):
-            xin = m._cache[0]
-            H, W = xin.shape[2:]
+            N, _, H, W = m.last_input_shape
             pad = m.kernel_size // 2
             Ho = (H + 2 * pad - m.kernel_size) // m.stride + 1
             Wo = (W + 2 * pad - m.kernel_size) // m.stride + 1
-            fwd += 2.0 * m.out_channels * m.in_channels * m.kernel_size**2 * Ho * Wo * xin.shape[0]
+            fwd += 2.0 * m.out_channels * m.in_channels * m.kernel_size**2 * Ho * Wo * N
     return fwd / 1e9, 3 * fwd / 1e9

@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fit import build, fit_step  # noqa: E402
+from bench_fit import build, make_step  # noqa: E402
 
 # (group, substrings of "file:function" that belong to it); first match wins
 GROUPS = [
@@ -46,7 +46,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=0, help="also list the N costliest functions")
     a = p.parse_args()
 
-    step = fit_step(*build(a.net, a.size))
+    step = make_step(*build(a.net, a.size))
 
     for _ in range(3):  # warm-up: compile/load kernels, allocate buffers
         step()

@@ -3,6 +3,9 @@
 ``torch_mirror(net)`` walks a tinydip module tree and builds the identical torch.nn network
 (same layer types, shapes and, if ``copy_weights``, the same parameters), so the two can be
 timed against each other or compared output for output. tinydip itself never imports torch.
+``MIRRORED`` lists the layer types it knows; ``tests/test_catalogue.py`` checks that it covers
+the layer catalogue (``tinydip.nn.catalogue``) and, with torch installed, that every
+catalogue case gives the same output and input gradient as its mirror.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ class TorchConcat(tnn.Module):
             t, l = (o.shape[2] - h) // 2, (o.shape[3] - w) // 2
             crops.append(o[:, :, t:t + h, l:l + w])
         return torch.cat(crops, dim=1)
+
+
+MIRRORED = (nn.Sequential, nn.Concat, nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU,
+            nn.Sigmoid, nn.Upsample)
 
 
 def _param(a: np.ndarray) -> tnn.Parameter:

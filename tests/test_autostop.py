@@ -9,14 +9,8 @@ from tinydip.degrade import add_noise
 from tinydip.fit import fit
 from tinydip.images import sample_image, to_tensor
 from tinydip.models import skip_unet
-from tinydip.stopping import (
-    AUTO_RULES,
-    ValidationLoss,
-    WindowedVariance,
-    auto_rule_spec,
-    make_rule,
-)
-from tinydip.tasks import TASK_DEFAULTS, denoise, resolve_stop
+from tinydip.stopping import ValidationLoss, WindowedVariance, make_rule
+from tinydip.tasks import TASK_DEFAULTS, TASKS, auto_rule_spec, denoise, resolve_stop
 
 # a small, fast U-Net on a small, very noisy image: it reaches its best and then overfits
 # the noise within a few hundred iterations (measured: ~4 ms per iteration)
@@ -35,7 +29,7 @@ def test_auto_is_the_default_and_resolves_per_task(task):
     assert TASK_DEFAULTS[task]["stop"] == "auto"
     s = resolve_stop(task, {**TASK_DEFAULTS[task]})
     name, opts, stream = auto_rule_spec(task)
-    assert s["stop"] == name == AUTO_RULES[task]["auto"] and s["stop_requested"] == "auto"
+    assert s["stop"] == name == TASKS[task].stopping["auto"] and s["stop_requested"] == "auto"
     assert s["stop_options"] == opts and s["stop_on"] == stream
     assert isinstance(make_rule(name, **opts), (WindowedVariance, ValidationLoss))
     # explicit options and stream win; "none" disables stopping
@@ -44,6 +38,13 @@ def test_auto_is_the_default_and_resolves_per_task(task):
     assert resolve_stop(task, {"stop": "none"})["stop"] == "none"
     with pytest.raises(ValueError, match="unknown stopping rule"):
         auto_rule_spec(task, "sometimes")
+
+
+def test_unknown_task_is_an_error_not_a_fallback():
+    with pytest.raises(ValueError, match="unknown task 'sharpen'"):
+        auto_rule_spec("sharpen")
+    with pytest.raises(ValueError, match="unknown task"):
+        resolve_stop("sharpen", {"stop": "auto"})
 
 
 def test_make_rule_auto_uses_the_tuned_generic_choice():
@@ -60,7 +61,8 @@ def test_auto_stops_early_and_beats_the_last_iterate(noisy_pair):
     res = denoise(noisy, truth=clean, iters=iters, progress=False, net_options=TINY)
     f = res.fit
     assert f.stopped_iter is not None and f.iters_run < iters, f.stop_reason
-    assert "selected by" in f.output_kind and f.output_iter <= f.stopped_iter
+    assert f.selection.by_rule and f.output_iter <= f.stopped_iter
+    assert "selected by" in f.output_kind  # the display text of the typed selection
     assert res.psnr["output"] > res.psnr["last"] + 0.5, res.psnr
     rep = res.report()
     assert rep["stop_requested"] == "auto" and rep["stop_rule"] == auto_rule_spec("denoise")[0]
@@ -89,3 +91,11 @@ def test_val_rule_validates_the_watched_stream(noisy_pair):
     full = [float(np.mean((seen[h["iter"]] - obs) ** 2)) for h in res.history]
     assert all(np.isfinite(h["val_loss"]) for h in res.history)
     assert np.corrcoef([h["val_loss"] for h in res.history], full)[0, 1] > 0.9
+
+
+def test_old_names_in_stopping_still_work():
+    from tinydip.stopping import AUTO_RULES
+    from tinydip.stopping import auto_rule_spec as old_spec
+
+    assert set(AUTO_RULES) == set(TASKS) and AUTO_RULES["denoise"]["auto"] == "val"
+    assert old_spec("inpaint") == auto_rule_spec("inpaint") and old_spec(None)[0] == "wmv"

@@ -69,6 +69,16 @@ def test_sr_with_downsample_reports_bicubic(files, tmp_path, capsys):
     assert report["height"] == 64 and "psnr_bicubic" in report
 
 
+def test_deblur_with_blur_reports_wiener(files, tmp_path, capsys):
+    rep = tmp_path / "r.json"
+    code, out, err = run(capsys, "deblur", files / "img.png", "--kernel", "gaussian:1",
+                         "--blur", "--add-noise", "5", *FAST, "--report", rep)
+    assert code == 0, err
+    report = json.loads(rep.read_text())
+    assert report["task"] == "deblur" and "psnr_wiener" in report and "psnr_input" in report
+    assert "wiener baseline PSNR" in out
+
+
 def test_inpaint_with_mask_file(files, capsys):
     code, out, err = run(capsys, "inpaint", files / "img.png", "--mask", files / "mask.png",
                          *FAST)
@@ -89,6 +99,10 @@ def test_inpaint_with_mask_file(files, capsys):
     (("denoise", "--iters", "0"), "positive"),
     (("denoise", "--lr", "abc"), "number"),
     (("frobnicate",), "invalid choice"),
+    (("deblur", "{d}/img.png", "--kernel", "wobbly:3"), "unknown kernel spec"),
+    (("deblur", "{d}/img.png", "--kernel", "{d}/missing_kernel.npy"), "kernel file not found"),
+    (("deblur", "{d}/img.png", "--kernel", "box:40", "--blur"), "larger than the image"),
+    (("deblur", "{d}/img.png"), "required"),
 ])
 def test_bad_input_exits_2_with_one_line(files, capsys, argv, message):
     argv = [a.format(d=files) for a in argv]

@@ -1,4 +1,4 @@
-"""Tests for tinydip.codec.cli: ``tinydip compress`` / ``tinydip decompress`` and error paths."""
+"""Tests for tinydip.cli.codec_cmd: `tinydip compress` / `tinydip decompress` and error paths."""
 
 import json
 import struct

@@ -30,7 +30,7 @@ def test_loss_decreases_and_outputs_are_float32(image):
     for a in (res.last, res.best, res.smoothed, res.output):
         assert a.shape == image.shape and a.dtype == np.float32
     assert res.best_loss == min(losses) and losses[res.best_iter] == res.best_loss
-    assert res.output_kind == "smoothed"
+    assert res.output_kind == "smoothed" and res.selection.rule is None
 
 
 def test_deterministic_for_a_seed(image):
@@ -106,7 +106,8 @@ def test_stopping_rule_ends_early_and_selects(image):
     res = fit(small_unet(), image, iters=300, progress=False, stop="wmv",
               stop_options=dict(window=5, patience=10, warmup=5))
     assert res.stopped_iter is not None and res.iters_run < 300
-    assert "selected by the wmv rule" in res.output_kind
+    assert res.selection.rule == "wmv" and res.selection.stream == "smoothed"
+    assert res.output_kind == "smoothed selected by the wmv rule"  # the display text
     assert 5 <= res.output_iter <= res.stopped_iter
     assert any("stat" in r for r in res.history)
 
@@ -129,3 +130,25 @@ def test_bad_arguments(image):
     with pytest.raises(ValueError, match="unknown stopping rule"):
         fit(small_unet(), image, iters=2, stop="sometimes")
     assert FitConfig().lr == 0.01
+
+
+def test_fit_step_contract(image):
+    from tinydip.fit import fit_step
+    from tinydip.optim import Adam
+
+    net = small_unet()
+    crop = image[:, :, :30, :28]  # not a multiple of the downsampling: generated larger
+    z = net.make_input((30, 28), 0.1, np.random.default_rng(0))
+    def params():
+        return [p.data.copy() for p in net.parameters()]
+
+    before = params()
+    s0 = fit_step(net, None, z, crop)  # evaluation only: no update
+    assert s0.output.shape == crop.shape
+    assert all(np.array_equal(a, b) for a, b in zip(before, params(), strict=True))
+    seen = []
+    s1 = fit_step(net, Adam(net.parameters(), lr=0.01), z, crop,
+                  before_update=lambda loss: seen.append((loss, params())))
+    assert s1.loss == s0.loss == seen[0][0]  # BN uses batch statistics: the same forward
+    assert all(np.array_equal(a, b) for a, b in zip(before, seen[0][1], strict=True))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, params(), strict=True))

@@ -7,7 +7,7 @@ import pytest
 
 from tinydip.degrade import Downsampler, add_noise, hole_mask
 from tinydip.images import sample_image, to_image, to_tensor
-from tinydip.tasks import build_net, denoise, inpaint, super_resolve
+from tinydip.tasks import TASKS, build_net, deblur, denoise, inpaint, super_resolve
 
 OPTS = dict(in_channels=8, channels_down=(16,) * 3, channels_up=(16,) * 3, channels_skip=(4,) * 3)
 REPORT_KEYS = {"task", "net", "iters", "seed", "seconds", "seconds_per_iter", "params", "height",
@@ -80,3 +80,43 @@ def test_decoder_is_fitted_without_input_jitter(clean):
     assert r.settings["reg_noise_std"] == 0.0
     r = denoise(clean, iters=2, stop="none", progress=False, net_options=OPTS)
     assert r.settings["reg_noise_std"] == 1.0 / 30
+
+
+def test_deblur_reports_the_wiener_baseline(clean):
+    from tinydip.operators import parse_kernel
+
+    op = parse_kernel("gaussian:1")
+    blurred = to_image(op(to_tensor(clean)))
+    r = deblur(blurred, "gaussian:1", truth=clean, iters=3, progress=False, net_options=OPTS)
+    assert r.output.shape == clean.shape and "wiener" in r.baselines
+    rep = r.report()
+    assert rep["task"] == "deblur" and "psnr_wiener" in rep and rep["kernel"] == "gaussian:1"
+    assert rep["psnr_input"] == pytest.approx(r.psnr["input"], abs=1e-3)
+    with pytest.raises(ValueError, match="larger than the image"):
+        deblur(blurred, "box:40")
+
+
+def test_every_task_is_one_complete_declaration():
+    import tinydip.tasks as t
+
+    for task in TASKS.values():
+        assert callable(getattr(t, task.api_name)) and task.stop_spec("auto")[0] in ("wmv", "val")
+        assert task.fit_defaults["stop"] == "auto" and task.help
+
+
+def test_a_problem_can_bring_its_own_stopping_spec_and_loss(clean):
+    from tinydip.functional import mse_loss
+    from tinydip.operators import Identity
+    from tinydip.stopping import WMV_DEFAULT
+    from tinydip.tasks import Problem, run
+
+    calls = []
+
+    def loss_fn(pred, target, weights=None):
+        calls.append(1)
+        return mse_loss(pred, target, weights)
+
+    p = Problem(clean, Identity(), clean, stopping={"auto": "wmv", "wmv": WMV_DEFAULT},
+                loss_fn=loss_fn)
+    r = run("denoise", p, iters=2, progress=False, net_options=OPTS)
+    assert r.settings["stop"] == "wmv" and len(calls) == 2  # denoise's own auto is "val"

@@ -2,9 +2,11 @@
 
     theta* = argmin_theta E(A(f(z + sigma_t * eta_t; theta)), x0),  eta_t ~ N(0, I) each step
 
-E is the MSE (over known pixels for inpainting), A the identity or a fixed degradation operator
-(super-resolution). Returned: the last output, the output with the lowest training loss, an
-exponential moving average of outputs, and the output a stopping rule selected.
+E is the MSE over the measured entries, A a :class:`~tinydip.operators.LinearOperator`
+(identity, mask, downsampler, ...). :func:`fit_step` is one Adam step on that energy, shared
+by :func:`fit`, the codec's fine-tuning and the benchmarks. :func:`fit` returns the last
+output, the output with the lowest training loss, an exponential moving average of outputs,
+and the output it recommends, with a typed :class:`Selection` saying which one that is.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -21,7 +24,9 @@ from tqdm.auto import tqdm
 from .functional import mse_loss
 from .jit_notice import compile_notice
 from .metrics import psnr
+from .models.prior import Prior
 from .nn import Module
+from .operators import Identity, LinearOperator, Mask
 from .optim import Adam
 from .stopping import NoStop, make_holdout, make_rule, masked_mse
 
@@ -41,12 +46,90 @@ class FitConfig:
     input_scale: float = 0.1  # z ~ U(0, input_scale)
     seed: int = 0
     output: str = "smoothed"  # which image `FitResult.output` is without a stopping rule
-    stop: str = "none"  # "none", "auto" (stopping.auto_rule_spec(None)), "wmv" or "val"
+    stop: str = "none"  # "none", "auto" (stopping.GENERIC_STOPPING), "wmv" or "val"
     stop_on: str = "smoothed"  # output stream the rule watches (and "val" validates)
     stop_options: dict = field(default_factory=dict)  # passed to the rule's constructor
     holdout: float = 0.05  # fraction of known pixels held out by the "val" rule
     progress: bool | None = None  # None: a progress bar when the run is long
     keep_best_state: bool = False  # also return the weights that produced `best` (best_state)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which image :attr:`FitResult.output` is.
+
+    ``stream``: "smoothed", "best" or "last" for a fixed choice (``FitConfig.output``), or
+    the stream a stopping rule watched ("smoothed" or "raw"); ``iteration``: the iteration
+    that produced it; ``rule``: the stopping rule's name if a rule selected it, else None.
+    """
+
+    stream: str
+    iteration: int
+    rule: str | None = None
+
+    @property
+    def by_rule(self) -> bool:
+        return self.rule is not None
+
+    @property
+    def smoothed(self) -> bool:
+        """Whether the output is an EMA of outputs (else one raw network output)."""
+        return self.stream == "smoothed"
+
+    def describe(self) -> str:
+        """Display text, e.g. ``"smoothed selected by the wmv rule"`` (reports, messages)."""
+        return f"{self.stream} selected by the {self.rule} rule" if self.rule else self.stream
+
+
+class Step(NamedTuple):
+    """What :func:`fit_step` returns."""
+
+    loss: float  # E before the update
+    output: np.ndarray  # f(z_in) cropped to the image size (1, C, H, W): a view
+    prediction: np.ndarray  # A output, what E compared with the observation
+
+
+def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
+             operator: LinearOperator | None = None, *, weights: np.ndarray | None = None,
+             before_update: Callable[[float], None] | None = None,
+             loss_fn: Callable = mse_loss) -> Step:
+    """One step on ``E = loss_fn(A f(z_in)[:H, :W], observation, weights)`` (default MSE).
+
+    Forward, loss, ``dE/d out = A^T dE/d(A out)`` (zero on any border the network generates
+    beyond the image's H x W), ``net.zero_grad()``, ``net.backward``, then
+    ``before_update(loss)`` (if given: the gradients are in ``Parameter.grad`` and the
+    parameters are still those that produced the output) and ``opt.step()``.
+    ``opt=None``: forward and loss only (no backward, no update).
+
+    ``operator`` None is the identity; (H, W) is ``operator.input_shape(observation.shape)``.
+    ``weights`` (broadcastable to the observation, 1 = counts) defaults to
+    ``operator.measured``. ``loss_fn(pred, target, weights) -> (E, dE/dpred)`` has
+    :func:`~tinydip.functional.mse_loss`'s contract (e.g. a Poisson likelihood).
+    """
+    op = operator if operator is not None else _IDENTITY
+    if weights is None:
+        weights = op.measured
+    H, W = op.input_shape(observation.shape)[2:]
+    full = net(z_in)  # (1, C, Hp, Wp)
+    out = full[:, :, :H, :W]  # (1, C, H, W) view
+    pred = op.forward(out)
+    value, dpred = loss_fn(pred, observation, weights)
+    if opt is None:
+        return Step(value, out, pred)
+    dout = op.adjoint(dpred)
+    if full.shape != out.shape:
+        dfull = np.zeros_like(full)
+        dfull[:, :, :H, :W] = dout
+        dout = dfull
+    net.zero_grad()
+    net.backward(dout.astype(full.dtype, copy=False))
+    if before_update is not None:
+        before_update(value)
+    opt.step()
+    return Step(value, out, pred)
+
+
+_IDENTITY = Identity()
 
 
 @dataclass
@@ -56,9 +139,8 @@ class FitResult:
     last: np.ndarray
     best: np.ndarray
     smoothed: np.ndarray
-    output: np.ndarray  # the image the run recommends (see `output_kind`)
-    output_kind: str
-    output_iter: int
+    output: np.ndarray  # the image the run recommends (see `selection`)
+    selection: Selection
     best_iter: int
     best_loss: float
     iters_run: int
@@ -75,36 +157,40 @@ class FitResult:
     def seconds_per_iter(self) -> float:
         return self.seconds / max(self.iters_run, 1)
 
+    @property
+    def output_kind(self) -> str:
+        """Display text of :attr:`selection` (the report's ``output`` field)."""
+        return self.selection.describe()
 
-def _noise_input(net: Module, out_hw: tuple[int, int], scale: float, rng) -> np.ndarray:
-    m, s = getattr(net, "downsampling", 1), getattr(net, "z_stride", 1)
-    low = getattr(net, "min_size", m)
-    H, W = (max(-(-n // m) * m, low) for n in out_hw)  # round up to a multiple of m
-    shape = (1, net.in_channels, H // s, W // s)
-    return (rng.random(shape, dtype=np.float32) * np.float32(scale)).astype(np.float32)
+    @property
+    def output_iter(self) -> int:
+        return self.selection.iteration
 
 
-def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
-        operator=None, truth: np.ndarray | None = None, config: FitConfig | None = None,
+def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
+        operator: LinearOperator | None = None, truth: np.ndarray | None = None,
+        config: FitConfig | None = None,
         z: np.ndarray | None = None, callback: Callable[[int, dict], None] | None = None,
-        callback_every: int = 100, **overrides) -> FitResult:
+        callback_every: int = 100, loss_fn: Callable = mse_loss, **overrides) -> FitResult:
     """Fit ``net`` to one degraded observation and return its outputs.
 
     Parameters
     ----------
-    net : a model with ``in_channels``, ``downsampling`` and ``z_stride`` attributes
-        (``skip_unet`` / ``deep_decoder``), float32.
+    net : a :class:`~tinydip.models.Prior` (``skip_unet`` / ``deep_decoder``), float32.
     observation : (1, C, h, w) float32, the degraded image x0.
-    mask : None or broadcastable to the observation, 1 = known pixel (inpainting).
-    operator : None or an object with ``forward(x)`` / ``adjoint(dy)`` and an integer
-        ``factor``: the output is ``factor`` times larger than the observation (super-resolution).
+    operator : a :class:`~tinydip.operators.LinearOperator` A (None: the identity); the
+        output's size is ``operator.input_shape(observation.shape)`` and the loss counts the
+        entries of ``operator.measured``.
+    mask : shorthand for ``operator=Mask(mask)`` (1 = known pixel; inpainting).
     truth : optional (1, C, H, W) ground truth of the OUTPUT, for PSNR curves only.
     config / overrides : :class:`FitConfig` fields.
-    z : optional fixed network input; by default U(0, input_scale) of the right shape.
+    z : optional fixed network input; by default ``net.make_input`` (U(0, input_scale)).
     callback : called as ``callback(it, info)`` every ``callback_every`` iterations.
+    loss_fn : the energy E, :func:`~tinydip.functional.mse_loss`'s contract (default MSE).
 
     Output sizes that are not a multiple of ``net.downsampling`` are handled by generating a
-    larger image and cropping it (the loss never sees the extra border). BatchNorm uses batch
+    larger image and cropping it (the loss never sees the extra border). The returned
+    ``selection`` says which image ``output`` is (stream, iteration, rule). BatchNorm uses batch
     statistics throughout, so every returned image is exactly an output seen during fitting.
     Ctrl-C stops the loop cleanly: the result so far is returned with ``interrupted=True``.
     """
@@ -119,20 +205,27 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
     if obs.ndim != 4 or obs.shape[0] != 1:
         raise ValueError(f"fit: observation must have shape (1, C, H, W), got {obs.shape}")
     obs = obs.astype(np.float32, copy=False)
-    factor = getattr(operator, "factor", 1) if operator is not None else 1
-    H, W = obs.shape[2] * factor, obs.shape[3] * factor
+    if mask is not None:
+        if operator is not None:
+            raise ValueError("fit: give either mask or operator (a mask is the operator Mask)")
+        operator = Mask(mask)
+    op = operator if operator is not None else Identity()
+    H, W = op.input_shape(obs.shape)[2:]
     if truth is not None and truth.shape[2:] != (H, W):
         raise ValueError(f"fit: truth is {truth.shape[2]}x{truth.shape[3]}, the output is {H}x{W}")
 
     rng = np.random.default_rng(cfg.seed)
     if z is None:
-        z = _noise_input(net, (H, W), cfg.input_scale, rng)
+        if not isinstance(net, Prior):
+            raise ValueError("fit: net is not a Prior (skip_unet / deep_decoder): pass z")
+        z = net.make_input((H, W), cfg.input_scale, rng)
     z = z.astype(np.float32, copy=False)
 
     rule = make_rule(cfg.stop, **cfg.stop_options) if cfg.stop != "none" else NoStop()
-    train_mask, val_mask = mask, None
+    train_mask, val_mask = op.measured, None
     if rule.needs_val:
-        train_mask, val_mask = make_holdout(mask, obs.shape, cfg.holdout, rng, channel_axis=1)
+        train_mask, val_mask = make_holdout(op.measured, obs.shape, cfg.holdout, rng,
+                                            channel_axis=1)
 
     net.train()
     opt = Adam(net.parameters(), lr=cfg.lr)
@@ -147,6 +240,12 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
     best_loss, best_iter, it_done = np.inf, 0, 0
     best_state = None
     stopped_iter, stop_reason, interrupted = None, "iteration budget reached", False
+
+    def keep_state(loss: float) -> None:  # before the update: the weights behind this output
+        nonlocal best_state
+        if cfg.keep_best_state and loss < best_loss:
+            best_state = net.state_dict()
+
     start = time.perf_counter()
     try:
         for it in range(cfg.iters):
@@ -155,22 +254,11 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
             zin = z
             if sigma > 0:
                 zin = z + np.float32(sigma) * rng.standard_normal(z.shape, dtype=np.float32)
-            full = net(zin)  # (1, C, Hp, Wp)
-            if full.dtype != np.float32:
-                raise AssertionError(f"fit: network produced {full.dtype}, expected float32")
-            out = full[:, :, :H, :W]  # (1, C, H, W) view
-            pred = operator.forward(out) if operator is not None else out
-            loss, dpred = mse_loss(pred, obs, train_mask)
-            dout = operator.adjoint(dpred) if operator is not None else dpred
-            if full.shape != out.shape:
-                dfull = np.zeros_like(full)
-                dfull[:, :, :H, :W] = dout
-                dout = dfull
-            net.zero_grad()
-            net.backward(dout.astype(np.float32, copy=False))
-            if cfg.keep_best_state and loss < best_loss:  # the weights that produced `out`
-                best_state = net.state_dict()
-            opt.step()
+
+            loss, out, pred = fit_step(net, opt, zin, obs, op, weights=train_mask,
+                                       before_update=keep_state, loss_fn=loss_fn)
+            if out.dtype != np.float32:
+                raise AssertionError(f"fit: network produced {out.dtype}, expected float32")
 
             # bookkeeping: `out` was produced by the parameters before this step's update
             last = out
@@ -183,7 +271,7 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
             if val_mask is not None:  # held-out misfit of the stream the rule watches
                 vpred = pred
                 if cfg.stop_on == "smoothed":
-                    vpred = operator.forward(smoothed) if operator is not None else smoothed
+                    vpred = op.forward(smoothed)
                 val_loss = masked_mse(vpred, obs, val_mask)
                 rec["val_loss"] = val_loss
             if truth is not None:
@@ -217,14 +305,13 @@ def fit(net: Module, observation: np.ndarray, *, mask: np.ndarray | None = None,
 
     outputs = {"last": last.copy(), "best": best, "smoothed": smoothed}
     if rule.best_output is not None:
-        output, out_iter = rule.best_output, int(rule.best_iter)
-        kind = f"{cfg.stop_on} selected by the {rule.name} rule"
+        output = rule.best_output
+        selection = Selection(cfg.stop_on, int(rule.best_iter), rule.name)
     else:
         output = outputs[cfg.output]
-        out_iter = best_iter if cfg.output == "best" else it_done - 1
-        kind = cfg.output
+        selection = Selection(cfg.output, best_iter if cfg.output == "best" else it_done - 1)
     return FitResult(last=outputs["last"], best=best, smoothed=smoothed, output=output,
-                     output_kind=kind, output_iter=out_iter, best_iter=best_iter,
+                     selection=selection, best_iter=best_iter,
                      best_loss=float(best_loss), iters_run=it_done, seconds=seconds,
                      history=history, stopped_iter=stopped_iter, stop_reason=stop_reason,
                      interrupted=interrupted, z=z, net=net, best_state=best_state)

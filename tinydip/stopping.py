@@ -22,7 +22,7 @@ import numpy as np
 from .holdout import make_holdout, masked_mse  # re-exported: the val rule's data side
 
 __all__ = ["StoppingRule", "WindowedVariance", "ValidationLoss", "NoStop"]
-__all__ += ["make_rule", "make_holdout", "masked_mse", "AUTO_RULES", "auto_rule_spec"]
+__all__ += ["make_rule", "make_holdout", "masked_mse", "GENERIC_STOPPING", "VAL_TUNED", "rule_spec"]
 
 
 @runtime_checkable
@@ -340,39 +340,38 @@ class NoStop:
 
 _RULES = {"auto": WindowedVariance, "wmv": WindowedVariance, "val": ValidationLoss, "none": NoStop}
 
-# What ``stop="auto"`` means per task, and each rule's tuned options per task:
-# ``{task: {"auto": rule, rule: (options, watched stream)}}``; options not given take the
-# class defaults.  Measured with benchmarks/bench_stopping.py (benchmarks/README.md, "Early
+# A stopping spec says what ``stop="auto"`` means and each rule's tuned options:
+# ``{"auto": rule, rule: (options, watched stream)}``; options not given take the class
+# defaults.  Each task declares its own spec (``tinydip.tasks``: ``Task.stopping``), chosen
+# by measurement with benchmarks/bench_stopping.py (benchmarks/README.md, "Early
 # stopping"): on noisy images (denoising) the held-out loss tracks the error directly and
 # adapts to the noise level, while the variance knee is tied to the optimiser's time scale;
 # on noise-free observations (inpainting, super-resolution) there is little to overfit, the
 # held-out loss keeps falling (and holding out pixels costs quality), so the variance knee
 # just ends the run once the output has settled.
-_VAL_TUNED = ({"patience": 200, "smooth": 0.99, "warmup": 100}, "smoothed")
-AUTO_RULES: dict[str, dict] = {
-    "denoise": {"auto": "val", "val": _VAL_TUNED, "wmv": ({}, "smoothed")},
-    "inpaint": {"auto": "wmv", "val": _VAL_TUNED, "wmv": ({}, "smoothed")},
-    "sr": {"auto": "wmv", "val": _VAL_TUNED, "wmv": ({}, "smoothed")},
-}
-_GENERIC = {"auto": "wmv", "val": _VAL_TUNED, "wmv": ({}, "smoothed")}
+VAL_TUNED = ({"patience": 200, "smooth": 0.99, "warmup": 100}, "smoothed")
+WMV_DEFAULT = ({}, "smoothed")
+GENERIC_STOPPING: dict = {"auto": "wmv", "val": VAL_TUNED, "wmv": WMV_DEFAULT}
+"""The spec of a bare :func:`~tinydip.fit.fit` (no task): the variance knee, valid for
+every task and costing no pixels."""
 
 
-def auto_rule_spec(task: str | None, rule: str = "auto") -> tuple[str, dict, str]:
-    """``(rule name, constructor options, stream)`` that ``rule`` means for ``task``.
+def rule_spec(spec: dict, rule: str = "auto") -> tuple[str, dict, str]:
+    """``(rule name, constructor options, stream)`` that ``rule`` means under ``spec``.
 
-    ``rule="auto"`` resolves to the task's chosen rule; ``"wmv"``/``"val"`` give that rule's
-    tuned options for the task; ``"none"`` gives ``("none", {}, "smoothed")``.  Without a
-    known task (``None``: a bare :func:`~tinydip.fit.fit`) ``"auto"`` is
-    :class:`WindowedVariance` with its defaults: valid for every task, costs no pixels.
+    ``rule="auto"`` resolves to the spec's chosen rule; ``"wmv"``/``"val"`` give that rule's
+    tuned options; ``"none"`` gives ``("none", {}, "smoothed")``.  An unknown rule name, or
+    a rule the spec does not tune, raises ``ValueError``.
     """
     key = str(rule).strip().lower()
     if key not in _RULES:
         raise ValueError(f"unknown stopping rule {rule!r}; choose one of {', '.join(_RULES)}")
-    spec = AUTO_RULES.get(task, _GENERIC) if task is not None else _GENERIC
     if key == "auto":
         key = spec["auto"]
     if key == "none":
         return "none", {}, "smoothed"
+    if key not in spec:
+        raise ValueError(f"stopping rule {key!r} has no settings in {spec}")
     opts, stream = spec[key]
     return key, dict(opts), stream
 
@@ -380,18 +379,41 @@ def auto_rule_spec(task: str | None, rule: str = "auto") -> tuple[str, dict, str
 def make_rule(name: str, **kw: object) -> StoppingRule:
     """Build a stopping rule by name: ``"auto"``, ``"wmv"``, ``"val"`` or ``"none"``.
 
-    ``"auto"`` is the task-independent default, :func:`auto_rule_spec` ``(None)``
+    ``"auto"`` is the task-independent default, :data:`GENERIC_STOPPING`
     (:class:`WindowedVariance`; ``kw`` override its options); the tasks resolve ``"auto"``
-    per task before calling the loop (:data:`AUTO_RULES`).  Keyword arguments go to the constructor;
-    an unknown name or option raises ``ValueError``.
+    per task before calling the loop (``Task.stopping``).  Keyword arguments go to the
+    constructor; an unknown name or option raises ``ValueError``.
     """
     key = str(name).strip().lower()
     if key not in _RULES:
         raise ValueError(f"unknown stopping rule {name!r}; choose one of {', '.join(_RULES)}")
     if key == "auto":
-        key, opts, _ = auto_rule_spec(None)
+        key, opts, _ = rule_spec(GENERIC_STOPPING)
         kw = {**opts, **kw}
     try:
         return _RULES[key](**kw)
     except TypeError as exc:
         raise ValueError(f"invalid option for stopping rule {name!r}: {exc}") from None
+
+
+# Compatibility: the per-task choice moved into the task declarations (tinydip.tasks).
+def auto_rule_spec(task: str | None, rule: str = "auto") -> tuple[str, dict, str]:
+    """``(rule name, options, stream)`` that ``rule`` means for ``task`` (None: a bare fit).
+
+    Kept for old imports; the registry's :func:`tinydip.tasks.auto_rule_spec` is the home
+    (an unknown task is an error).
+    """
+    if task is None:
+        return rule_spec(GENERIC_STOPPING, rule)
+    from .tasks import auto_rule_spec as task_rule_spec  # lazy: tasks imports this module
+
+    return task_rule_spec(task, rule)
+
+
+def __getattr__(name: str):
+    """``AUTO_RULES`` (old name): ``{task: its stopping spec}`` from the task registry."""
+    if name == "AUTO_RULES":
+        from .tasks import TASKS
+
+        return {t.name: dict(t.stopping) for t in TASKS.values()}
+    raise AttributeError(f"module 'tinydip.stopping' has no attribute {name!r}")

@@ -47,8 +47,7 @@ from scipy import ndimage, signal
 
 from tinydip.codec import haar_forward, haar_inverse
 from tinydip.degrade import add_noise
-from tinydip.fit import fit
-from tinydip.functional import mse_loss
+from tinydip.fit import fit, fit_step
 from tinydip.images import sample_image, to_image, to_tensor
 from tinydip.metrics import psnr
 from tinydip.models import skip_unet, unet_config
@@ -158,11 +157,10 @@ toy = skip_unet(CONFIG, rng=np.random.default_rng(0))
 opt = Adam(toy.parameters(), lr=0.01)
 for it in range(5):
     zin = z + np.float32(1 / 30) * rng.standard_normal(z.shape, dtype=np.float32)
-    out = toy(zin)  # forward
-    loss, dout = mse_loss(out, observation)  # E = mean squared error, and dE/dout
-    toy.zero_grad()
-    toy.backward(dout)  # handwritten backprop, chapters 1-3
-    opt.step()
+    # fit_step: out = toy(zin) (forward); loss, dout = mse_loss(out, observation) (E and
+    # dE/dout); toy.zero_grad(); toy.backward(dout) (handwritten backprop, chapters 1-3);
+    # opt.step() -- the one step every fitting loop in tinydip runs
+    loss = fit_step(toy, opt, zin, observation).loss
     print(f"step {it}: loss {loss:.4f}")
 
 # %% [markdown]

@@ -7,14 +7,15 @@ import argparse
 import os
 import sys
 import warnings
+from functools import partial
 
 from ..interrupt import describe, exit_status, sigterm_as_interrupt
-from . import commands, exercise_cmd, gradcheck_cmd, notebooks_cmd
+from ..tasks import TASKS
+from . import codec_cmd, commands, exercise_cmd, gradcheck_cmd, notebooks_cmd
 
+# one subcommand per registered task (tinydip.tasks.catalogue), then the other commands
 COMMANDS = {
-    "denoise": (commands.add_denoise, "remove noise from an image (Deep Image Prior)"),
-    "inpaint": (commands.add_inpaint, "fill masked pixels (text overlays, holes)"),
-    "sr": (commands.add_sr, "super-resolution by a factor 2, 4 or 8"),
+    **{name: (partial(commands.add_task, task=task), task.help) for name, task in TASKS.items()},
     "gradcheck": (gradcheck_cmd.add_gradcheck, "prove every layer's backward by finite "
                   "differences"),
     "exercise": (exercise_cmd.add_exercise, "exercises: list, start NAME, check NAME"),
@@ -33,12 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (add, help_) in COMMANDS.items():
         add(sub.add_parser(name, help=help_, description=help_))
-    try:
-        from ..codec import cli as codec_cli  # the codec adds compress / decompress
-    except ImportError:
-        codec_cli = None
-    if codec_cli is not None:
-        codec_cli.add_commands(sub)
+    codec_cmd.add_commands(sub)  # compress / decompress (their own descriptions)
     return parser
 
 

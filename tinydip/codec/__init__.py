@@ -34,8 +34,8 @@ coefficients (:func:`haar_compress`); :mod:`tinydip.codec.ratedistortion` draws 
 
 Modules: ``quantize`` (uniform per-tensor quantisation, bit packing), ``container`` (the
 ``.tdd`` format), ``folded`` (BN folding, the BN-free decoder), ``deepdecoder`` (compress /
-decompress), ``baselines`` (JPEG, Haar), ``ratedistortion`` (comparison, figures), ``cli``
-(``tinydip compress`` / ``tinydip decompress``).
+decompress), ``baselines`` (JPEG, Haar), ``ratedistortion`` (comparison, figures). The
+command line (``tinydip compress`` / ``tinydip decompress``) is :mod:`tinydip.cli.codec_cmd`.
 """
 
 from tinydip.codec.baselines import (

@@ -26,8 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..fit import fit
-from ..functional import mse_loss
+from ..fit import fit, fit_step
 from ..images import to_image, to_tensor
 from ..memory import default_budget, format_bytes
 from ..metrics import psnr
@@ -212,32 +211,33 @@ def _finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: n
     Storing the shadows (not their quantised values) lets :func:`encode_tdd` quantise them
     with the very same arithmetic, so the file holds exactly the tensors evaluated here.
     """
-    H, W = target.shape[2:]
     net = folded_network(arch)
     params = folded_parameters(net)
     shadows = {name: Parameter(np.array(start[name], dtype=np.float32)) for name in params}
     opt = Adam(list(shadows.values()), lr=cfg.qat_lr)
     best_loss, best_iter, best = np.inf, 0, None
     history: list[dict] = []
-    for it in range(cfg.qat_iters + 1):
-        load_folded(net, {n: quantised(s.data, cfg.bits) for n, s in shadows.items()})
-        full = net(z)
-        out = full[:, :, :H, :W]
-        loss, dout = mse_loss(out, target)
+
+    def record(loss: float) -> None:  # the shadows still hold the values just evaluated
+        nonlocal best_loss, best_iter, best
+        it = len(history)
         history.append({"iter": it, "loss": loss,
                         "psnr": float(10 * np.log10(1 / loss)) if loss > 0 else np.inf})
         if loss < best_loss:
             best_loss, best_iter = loss, it
             best = {n: s.data.copy() for n, s in shadows.items()}
-        if it == cfg.qat_iters:
-            break
-        dfull = np.zeros_like(full)
-        dfull[:, :, :H, :W] = dout
-        net.zero_grad()
-        net.backward(dfull)
-        for name, p in params.items():  # straight-through: d loss / d shadow = d loss / d q
+
+    def straight_through(loss: float) -> None:
+        record(loss)
+        for name, p in params.items():  # d loss / d shadow = d loss / d quantised value
             shadows[name].grad[...] = p.grad.reshape(shadows[name].data.shape)
-        opt.step()
+
+    for it in range(cfg.qat_iters + 1):
+        load_folded(net, {n: quantised(s.data, cfg.bits) for n, s in shadows.items()})
+        if it < cfg.qat_iters:  # the network's grads -> the shadows, then Adam on the shadows
+            fit_step(net, opt, z, target, before_update=straight_through)
+        else:  # the last step only evaluates
+            record(fit_step(net, None, z, target).loss)
     assert best is not None
     names = list(tensor_shapes(arch))
     return {n: best[n] for n in names}, best_iter, history

@@ -25,8 +25,8 @@ import math
 import numpy as np
 
 from ..functional import batchnorm_backward, batchnorm_forward
-from ..models import deep_decoder
-from ..nn import BatchNorm2d, Conv2d, Module, Parameter, ReLU, Sequential, Sigmoid, Upsample
+from ..models import Prior, deep_decoder, uniform_input
+from ..nn import BatchNorm2d, Conv2d, Module, Parameter, Sequential
 from ..nn.module import check_input
 
 ARCH_KEYS = ("k", "layers", "out_channels", "upsample_mode", "input_scale")
@@ -137,26 +137,16 @@ def decoder_input(arch: dict, height: int, width: int, seed: int) -> np.ndarray:
     """
     m = 2 ** (arch["layers"] - 1)
     hp, wp = padded_size(height, width, arch["layers"])
-    shape = (1, arch["k"], hp // m, wp // m)
-    rng = np.random.default_rng(seed)
-    return (rng.random(shape, dtype=np.float32) * np.float32(arch["input_scale"])).astype(
-        np.float32)
+    return uniform_input((1, arch["k"], hp // m, wp // m), arch["input_scale"],
+                         np.random.default_rng(seed))
 
 
-def folded_network(arch: dict) -> Sequential:
-    """The BN-free decoder (parameters set by :func:`load_folded`)."""
-    k, d, c = arch["k"], arch["layers"], arch["out_channels"]
+def folded_network(arch: dict) -> Prior:
+    """The BN-free decoder: :func:`~tinydip.models.deep_decoder` with every BatchNorm replaced
+    by a :class:`ChannelAffine` (parameters set by :func:`load_folded`)."""
     rng = np.random.default_rng(0)  # placeholder values, always overwritten
-    net = Sequential()
-    for i in range(d):
-        net.add(Conv2d(k, k, 1, bias=False, rng=rng))
-        if i < d - 1:
-            net.add(Upsample(2, arch["upsample_mode"]))
-        net.add(ReLU())
-        net.add(ChannelAffine(k))
-    net.add(Conv2d(k, c, 1, bias=False, rng=rng))
-    net.add(Sigmoid())
-    return net
+    return deep_decoder(arch["k"], arch["layers"], arch["out_channels"], arch["upsample_mode"],
+                        rng=rng, norm=ChannelAffine)
 
 
 def folded_parameters(net: Sequential) -> dict[str, Parameter]:
@@ -207,10 +197,7 @@ def fold_batchnorm(net: Sequential, z: np.ndarray) -> dict[str, np.ndarray]:
         tensors[f"w{i}"] = conv.weight.data[:, :, 0, 0].copy()
         if i < len(bns):
             bn = bns[i]
-            _, mean, istd, gamma, beta, _, _ = bn._cache
-            scale = (gamma * istd).astype(np.float32)
-            tensors[f"s{i}"] = scale
-            tensors[f"t{i}"] = (beta - mean * scale).astype(np.float32)
+            tensors[f"s{i}"], tensors[f"t{i}"] = bn.folded_affine()
             bn.running_mean[...], bn.running_var[...] = saved[i]
     return tensors
 

@@ -3,9 +3,23 @@
 Shapes: x (N, C, H, W), gamma/beta/running statistics (C,).
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..kernels import bn_backward, bn_forward_train, bn_stats, invstd
+
+
+class BatchNormCache(NamedTuple):
+    """What :func:`batchnorm_forward` keeps for :func:`batchnorm_backward`."""
+
+    x: np.ndarray  # (N, C, H, W) the input
+    mean: np.ndarray  # (C,) the mean used (batch statistics in train mode)
+    istd: np.ndarray  # (C,) 1 / sqrt(var + eps) used
+    gamma: np.ndarray  # (C,)
+    beta: np.ndarray  # (C,)
+    slope: float  # fused LeakyReLU slope (1.0: none)
+    train: bool
 
 
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, momentum=0.1,
@@ -19,7 +33,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, mom
 
     Returns
     -------
-    out : (N, C, H, W);  cache for :func:`batchnorm_backward`.
+    out : (N, C, H, W);  cache : :class:`BatchNormCache` for :func:`batchnorm_backward`.
 
     Notes
     -----
@@ -50,7 +64,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, mom
     invstd(var, eps, istd)
     out = np.empty(x.shape, dtype=x.dtype)  # C-contiguous even if x is not: written via a view
     bn_forward_train(x3, mean, istd, gamma, beta, slope, out.reshape(N, C, H * W))
-    cache = (x, mean, istd, gamma, beta, slope, train)
+    cache = BatchNormCache(x, mean, istd, gamma, beta, slope, train)
     return out, cache
 
 

@@ -4,6 +4,8 @@ Shapes: x (N, C, H, W), w (F, C, KH, KW), b (F,), out (N, F, Ho, Wo) with "same"
 P = KH // 2 and Ho = floor((H + 2P - KH)/S) + 1 (so stride 2 halves even sizes).
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..kernels import col2im, conv_out_size, im2col
@@ -11,6 +13,17 @@ from .gemm import gemm, gemm_nt_acc
 from .workspace import workspace
 
 PADDINGS = ("zeros", "reflect")
+
+
+class ConvCache(NamedTuple):
+    """What :func:`conv2d_forward` keeps for :func:`conv2d_backward`."""
+
+    x: np.ndarray  # (N, C, H, W) the input
+    w: np.ndarray  # (F, C, KH, KW) the weights
+    has_bias: bool
+    stride: int
+    padding: str  # "zeros" or "reflect"
+    cols: np.ndarray | None  # (N, C*KH*KW, Ho*Wo) im2col matrices if kept, else None
 
 
 def conv2d_forward(x, w, b, stride=1, padding="zeros", cols=None):
@@ -26,7 +39,7 @@ def conv2d_forward(x, w, b, stride=1, padding="zeros", cols=None):
 
     Returns
     -------
-    out : (N, F, Ho, Wo);  cache : tuple for :func:`conv2d_backward`.
+    out : (N, F, Ho, Wo);  cache : :class:`ConvCache` for :func:`conv2d_backward`.
 
     Notes
     -----
@@ -59,7 +72,7 @@ def conv2d_forward(x, w, b, stride=1, padding="zeros", cols=None):
             gemm(w2, cols_n, out_n)  # (F, C*KH*KW) @ (C*KH*KW, Ho*Wo)
     if b is not None:
         out += b.reshape(1, F, 1, 1)
-    cache = (x, w, b is not None, stride, padding, cols)
+    cache = ConvCache(x, w, b is not None, stride, padding, cols)
     return out, cache
 
 

@@ -9,6 +9,8 @@ size (F, C) x (C, T) instead of one of size (F, 9C) x (9C, H*W), T = ceil(H/2)*c
 Measured on the paper's U-Net at 128x128 (2 cores): see benchmarks/README.md.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..kernels.winograd import (
@@ -22,6 +24,17 @@ from .workspace import workspace
 
 # G maps a 3-tap filter to the 4 points of the transformed tile (Lavin & Gray 2016)
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+class WinogradCache(NamedTuple):
+    """What :func:`conv2d_winograd_forward` keeps for :func:`conv2d_winograd_backward`."""
+
+    x: np.ndarray  # (N, C, H, W) the input
+    w: np.ndarray  # (F, C, 3, 3) the weights
+    U: np.ndarray  # (16, F, C) the transformed filters
+    has_bias: bool
+    padding: str  # "zeros" or "reflect"
+    tiles: np.ndarray | None  # (N, 16, C, T) transformed input if kept, else None
 
 
 def num_tiles(H: int, W: int) -> int:
@@ -59,7 +72,7 @@ def conv2d_winograd_forward(x, w, b, padding="zeros", tiles=None):
 
     Returns
     -------
-    out : (N, F, H, W);  cache : tuple for :func:`conv2d_winograd_backward`.
+    out : (N, F, H, W);  cache : :class:`WinogradCache` for :func:`conv2d_winograd_backward`.
 
     Notes
     -----
@@ -86,7 +99,7 @@ def conv2d_winograd_forward(x, w, b, padding="zeros", tiles=None):
         M = workspace("wino_m", (16, F, T), x.dtype)
         batched_gemm(U, V, M)  # (16, F, C) @ (16, C, T)
         winograd_output(M, bias, out[n])
-    cache = (x, w, U, b is not None, padding, tiles)
+    cache = WinogradCache(x, w, U, b is not None, padding, tiles)
     return out, cache
 
 

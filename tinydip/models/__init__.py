@@ -1,14 +1,18 @@
 """Models: the Deep Image Prior skip U-Net and the Deep Decoder."""
 
 from .decoder import decoder_num_parameters, deep_decoder
-from .unet import PRESETS, UNetConfig, check_size, skip_unet, unet_config
+from .prior import Prior, uniform_input
+from .unet import PRESET_ALIASES, PRESETS, UNetConfig, check_size, skip_unet, unet_config
 
 __all__ = [
     "PRESETS",
+    "PRESET_ALIASES",
+    "Prior",
     "UNetConfig",
     "check_size",
     "decoder_num_parameters",
     "deep_decoder",
     "skip_unet",
     "unet_config",
+    "uniform_input",
 ]

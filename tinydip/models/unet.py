@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..nn import BatchNorm2d, Concat, Conv2d, Module, Sequential, Sigmoid
+from .prior import Prior
 
 
 def _per_level(value, levels: int, name: str) -> tuple:
@@ -59,27 +60,34 @@ class UNetConfig:
 
 
 PRESETS: dict[str, UNetConfig] = {
-    # Ulyanov et al. 2018, denoising and super-resolution settings.
-    "denoise": UNetConfig(),
-    "sr": UNetConfig(),
-    # Inpainting: wide skips, nearest upsampling.
-    "inpaint": UNetConfig(channels_skip=(128,) * 5, upsample_mode="nearest"),
+    # Named by architecture: "skip<levels>-<channels>", then what differs from the default.
+    # Ulyanov et al. 2018, denoising and super-resolution: 5 levels of 128, 4-channel skips.
+    "skip5-128": UNetConfig(),
+    # Inpainting: wide (128-channel) skips, nearest upsampling.
+    "skip5-128-wide-nearest": UNetConfig(channels_skip=(128,) * 5, upsample_mode="nearest"),
     # The seed notebook: 128 x 5, skips (0, 4, 4, 4, 4), bilinear, zero padding, no BN after
     # the concatenation.
     "notebook": UNetConfig(channels_skip=(0, 4, 4, 4, 4), padding="zeros",
                            bn_after_concat=False),
 }
 
+# Former task-named presets (tutorials, scripts): which architecture each task used.
+PRESET_ALIASES: dict[str, str] = {"denoise": "skip5-128", "sr": "skip5-128",
+                                  "inpaint": "skip5-128-wide-nearest"}
 
-def unet_config(preset: str = "denoise", **overrides) -> UNetConfig:
-    """A preset configuration (see ``PRESETS``) with fields overridden by keyword."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown U-Net preset {preset!r}; choose from {sorted(PRESETS)}")
-    return replace(PRESETS[preset], **overrides)
+
+def unet_config(preset: str = "skip5-128", **overrides) -> UNetConfig:
+    """A preset configuration (see ``PRESETS``, or an alias in ``PRESET_ALIASES``) with fields
+    overridden by keyword."""
+    name = PRESET_ALIASES.get(preset, preset)
+    if name not in PRESETS:
+        raise ValueError(f"unknown U-Net preset {preset!r}; choose from "
+                         f"{sorted(PRESETS) + sorted(PRESET_ALIASES)}")
+    return replace(PRESETS[name], **overrides)
 
 
 def skip_unet(config: UNetConfig | None = None, rng: np.random.Generator | None = None,
-              dtype=np.float32, **overrides) -> Sequential:
+              dtype=np.float32, **overrides) -> Prior:
     """Build the Deep Image Prior skip network (default: the paper's denoising preset).
 
     Input (N, in_channels, H, W) with H, W multiples of 2**levels; output (N, out_channels,
@@ -108,7 +116,11 @@ def skip_unet(config: UNetConfig | None = None, rng: np.random.Generator | None 
 
     from ..nn import Upsample  # local: keeps the import list above to the containers
 
-    model = Sequential()
+    # sizes must be multiples of 2**L; the coarsest maps must be at least 2x2 whatever the
+    # padding (reflection needs 2 pixels, train-mode BatchNorm more than one value per
+    # channel); z has the output's spatial size
+    model = Prior(in_channels=cfg.in_channels, downsampling=2**L, z_stride=1,
+                  min_size=2 ** (L + 1), config=cfg)
     current = model
     depth = cfg.in_channels
     for i in range(L):
@@ -135,19 +147,12 @@ def skip_unet(config: UNetConfig | None = None, rng: np.random.Generator | None 
         current = inner
     model.add(conv(up[0], cfg.out_channels, 1))
     model.add(Sigmoid())
-    model.downsampling = 2**L  # output sizes must be multiples of this
-    model.z_stride = 1  # z has the output's spatial size
-    # the coarsest maps must be at least 2x2 whatever the padding: reflection padding needs
-    # 2 pixels, and train-mode BatchNorm needs more than one value per channel
-    model.min_size = 2 ** (L + 1)
-    model.in_channels = cfg.in_channels
-    model.config = cfg
     return model
 
 
 def check_size(model: Module, height: int, width: int) -> None:
     """Raise a clear ValueError if ``model`` cannot produce an output of this size."""
-    m = getattr(model, "downsampling", 1)
+    m = model.downsampling if isinstance(model, Prior) else 1
     if height % m or width % m or height < m or width < m:
         raise ValueError(f"{height}x{width} output is not possible for this network: sizes must "
                          f"be positive multiples of {m} (e.g. {m * max(1, height // m)}x"

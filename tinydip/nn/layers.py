@@ -76,6 +76,11 @@ class Conv2d(Module):
         self._cache = None
         self._winograd = False  # which algorithm the cached forward pass used
 
+    @property
+    def last_input_shape(self) -> tuple[int, ...] | None:
+        """Shape of the input of the last forward pass (None before any)."""
+        return None if self._cache is None else self._cache.x.shape
+
     def uses_winograd(self, H: int, W: int) -> bool:
         """Whether forward on an H x W input runs Winograd (see ``algo``)."""
         if self.kernel_size != 3 or self.stride != 1 or self.algo == "im2col":
@@ -175,6 +180,15 @@ class BatchNorm2d(Module):
             self.weight.grad += dgamma
             self.bias.grad += dbeta
         return dx
+
+    def folded_affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(scale, shift)`` per channel with ``BN(x) = scale * x + shift`` for the statistics
+        of the last forward pass: ``scale = gamma / sqrt(var + eps)``, ``shift = beta - mean *
+        scale``, in the input's dtype with the kernel's own inverse std (what the codec folds;
+        the fused LeakyReLU, if any, is not included)."""
+        cache = self._need_cache(self._cache)
+        scale = (cache.gamma * cache.istd).astype(cache.x.dtype)
+        return scale, (cache.beta - cache.mean * scale).astype(cache.x.dtype)
 
     def _affine(self):
         if self.weight is not None:

@@ -1,6 +1,7 @@
 """``tinydip compress | decompress``: the Deep Decoder image codec on the command line.
 
-Added to the ``tinydip`` parser by :func:`add_commands` (called from ``tinydip.cli.main``).
+Added to the ``tinydip`` parser by :func:`add_commands` (called from ``tinydip.cli.main``);
+the codec itself (:mod:`tinydip.codec`) is a library and never imports the CLI.
 Errors are ``ValueError`` / ``OSError`` (``CodecError`` is a ``ValueError``), which the main
 entry point prints as one line with exit status 2.
 """
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli.argtypes import positive_float, positive_int
+from ..codec.deepdecoder import CodecConfig, check_config, compress, decompress
+from ..codec.quantize import VALID_BITS
 from ..images import load_image, sample_image, save_image
-from .deepdecoder import CodecConfig, check_config, compress, decompress
-from .quantize import VALID_BITS
+from .argtypes import positive_float, positive_int
 
 _DEFAULTS = CodecConfig()
 
@@ -139,7 +140,7 @@ def add_commands(subparsers) -> None:
 
 
 def run_compress(args) -> int:
-    from .ratedistortion import compression_report, equal_size_baselines
+    from ..codec.ratedistortion import compression_report, equal_size_baselines
 
     _threads(args.threads)
     if args.image is None:
@@ -184,7 +185,7 @@ def run_compress(args) -> int:
     print(f"  encode {result.encode_seconds:.1f} s (fit {result.fit_seconds:.1f} s, fine-tune "
           f"{result.qat_seconds:.1f} s), decode {result.decode_seconds:.2f} s")
     if args.plot:
-        from .ratedistortion import markdown_table, plot_rate_distortion, rate_distortion
+        from ..codec.ratedistortion import markdown_table, plot_rate_distortion, rate_distortion
 
         ks = sorted(set(args.plot_ks) | {cfg.k})
         rd = rate_distortion(img, ks, cfg, done={cfg.k: result},

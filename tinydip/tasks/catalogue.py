@@ -1,0 +1,265 @@
+"""The registered tasks: one declaration each (a :class:`~tinydip.tasks.registry.Task`).
+
+Each block holds a task's Python problem builder, its CLI options and how a problem is made
+from them, then the ``register(Task(...))`` entry: the prior preset, the paper's fit
+settings (Ulyanov et al. 2018, supplementary material and code) and the automatic stopping
+rule, chosen by measurement (benchmarks/bench_stopping.py, benchmarks/README.md).
+``stop: "auto"`` makes early stopping the default, so ``iters`` is an upper bound.
+
+The paper's settings are the iterations, learning rate and input jitter. The "output"
+choices are tinydip's own, not the paper's: the official denoising code keeps an
+exponential average of the outputs and, when the PSNR to the noisy image drops by more than
+5 dB in one step, backtracks to the previous weights; its inpainting and super-resolution
+code return the final output. tinydip returns the smoothed average for denoising (and
+deblurring, whose observation is noisy too) and, for inpainting and SR, the lowest-loss
+output (which is never a blown-up iterate, so no backtracking is needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..argtypes import positive_int
+from ..degrade import add_noise, bicubic_upsample, hole_mask, text_mask
+from ..images import sample_image, to_image, to_tensor
+from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
+from ..stopping import VAL_TUNED, WMV_DEFAULT
+from .registry import Problem, Task, load, register
+from .runner import as_image
+
+# ---------------------------------------------------------------------------------- denoise
+
+
+def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None) -> Problem:
+    """Denoise an HxWxC image in [0, 1] (E = MSE to the noisy image).
+
+    ``options``: :class:`~tinydip.fit.FitConfig` fields (iters, lr, stop, ...) and
+    ``net_options`` (U-Net config fields or Deep Decoder arguments).
+    """
+    return Problem(noisy, Identity(), truth)
+
+
+def _denoise_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", nargs="?", help="noisy image (default: the built-in sample with "
+                   "noise added)")
+    p.add_argument("--add-noise", type=float, metavar="SIGMA", default=None,
+                   help="add Gaussian noise of this sigma (0-255 scale) first; the clean "
+                   "image is then the truth")
+    p.add_argument("--size", type=positive_int, default=128,
+                   help="size of the built-in sample image (default 128)")
+
+
+def _denoise_from_args(args: argparse.Namespace) -> Problem:
+    notes = []
+    if args.image is None:
+        truth = sample_image(args.size)
+        sigma = 25.0 if args.add_noise is None else args.add_noise
+        noisy = add_noise(truth, sigma, np.random.default_rng(args.seed))
+        notes.append(f"denoise: built-in sample image {args.size}x{args.size}, noise sigma "
+                     f"{sigma:g}")
+    else:
+        img = load(args.image, "image")
+        truth = None
+        if args.add_noise is not None:
+            noisy, truth = add_noise(img, args.add_noise, np.random.default_rng(args.seed)), img
+        else:
+            noisy = img
+    return Problem(noisy, Identity(), truth, notes=notes)
+
+
+register(Task(
+    name="denoise", help="remove noise from an image (Deep Image Prior)",
+    problem=denoise_problem, add_arguments=_denoise_arguments, from_args=_denoise_from_args,
+    prior="skip5-128",
+    fit_defaults={"iters": 3000, "lr": 0.01, "reg_noise_std": 1.0 / 30, "output": "smoothed",
+                  "stop": "auto"},
+    # noisy observation: the held-out loss tracks the error and adapts to the noise level
+    stopping={"auto": "val", "val": VAL_TUNED, "wmv": WMV_DEFAULT},
+))
+
+# ---------------------------------------------------------------------------------- inpaint
+
+
+def inpaint_problem(image: np.ndarray, mask: np.ndarray, *,
+                    truth: np.ndarray | None = None) -> Problem:
+    """Fill the pixels where ``mask`` (HxW, True/1 = known) is False (E = masked MSE)."""
+    img = as_image(image, "image")
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[2] == 1:
+        m = m[:, :, 0]
+    if m.shape != img.shape[:2]:
+        raise ValueError(f"mask is {'x'.join(map(str, m.shape))} but the image is "
+                         f"{img.shape[0]}x{img.shape[1]}")
+    known = m.astype(bool)
+    if not known.any():
+        raise ValueError("mask has no known pixel (white = known)")
+    observed = np.where(known[:, :, None], img, 0).astype(np.float32)
+    return Problem(observed, Mask(known[None, None].astype(np.float32)), truth,
+                   extra={"known_fraction": round(float(known.mean()), 4)})
+
+
+def _inpaint_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", help="image to inpaint")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--mask", metavar="MASK.png", help="mask image: white = known pixel")
+    group.add_argument("--hole", type=float, metavar="FRAC",
+                       help="cut a rectangular hole of FRAC of each side (e.g. 0.25)")
+    group.add_argument("--text", action="store_true", help="overlay random text as the mask")
+
+
+def _inpaint_from_args(args: argparse.Namespace) -> Problem:
+    img = load(args.image, "image")
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(args.seed)
+    if args.mask:
+        m = load(args.mask, "mask")
+        if m.shape[:2] != (h, w):
+            raise ValueError(f"mask {args.mask} is {m.shape[0]}x{m.shape[1]} but the image is "
+                             f"{h}x{w}")
+        return inpaint_problem(img, m.mean(axis=2) > 0.5)  # a given mask: IMAGE is damaged
+    if args.hole is not None and not 0 < args.hole < 1:
+        raise ValueError(f"--hole must be a fraction between 0 and 1, got {args.hole}")
+    mask = hole_mask(h, w, args.hole, rng) if args.hole is not None else text_mask(h, w, rng)
+    return inpaint_problem(img, mask, truth=img)  # the clean IMAGE is the truth
+
+
+register(Task(
+    name="inpaint", help="fill masked pixels (text overlays, holes)",
+    problem=inpaint_problem, add_arguments=_inpaint_arguments, from_args=_inpaint_from_args,
+    prior="skip5-128-wide-nearest",
+    fit_defaults={"iters": 3000, "lr": 0.01, "reg_noise_std": 0.03, "output": "best",
+                  "stop": "auto"},
+    # noise-free observation: little to overfit; the variance knee ends the run
+    stopping={"auto": "wmv", "val": VAL_TUNED, "wmv": WMV_DEFAULT},
+))
+
+# --------------------------------------------------------------------------------------- sr
+
+
+def sr_problem(lowres: np.ndarray, factor: int, *, truth: np.ndarray | None = None,
+               kernel: str = "lanczos2") -> Problem:
+    """Upscale an HxWxC image by ``factor`` (2, 4, 8): E = MSE(downsample(f(z)), lowres)."""
+    op = Downsampler(factor, kernel)
+    low = as_image(lowres, "observation")
+    return Problem(low, op, truth, extra={"factor": op.factor},
+                   baselines={"bicubic": lambda: bicubic_upsample(low, op.factor)})
+
+
+def _sr_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", help="low-resolution image")
+    p.add_argument("--factor", type=int, required=True, choices=Downsampler.FACTORS,
+                   help="upscaling factor")
+    p.add_argument("--downsample", action="store_true",
+                   help="IMAGE is high resolution: downsample it first and use it as the truth")
+
+
+def _sr_from_args(args: argparse.Namespace) -> Problem:
+    img = load(args.image, "image")
+    truth = None
+    if args.downsample:
+        h, w = img.shape[:2]
+        if h % args.factor or w % args.factor:
+            raise ValueError(f"--downsample: image size {h}x{w} is not divisible by "
+                             f"{args.factor}")
+        truth = img
+        img = np.clip(to_image(Downsampler(args.factor)(to_tensor(img))), 0, 1)
+    return sr_problem(img, args.factor, truth=truth)
+
+
+register(Task(
+    name="sr", api_name="super_resolve", help="super-resolution by a factor 2, 4 or 8",
+    problem=sr_problem, add_arguments=_sr_arguments, from_args=_sr_from_args,
+    prior="skip5-128",
+    fit_defaults={"iters": 2000, "lr": 0.01, "reg_noise_std": 0.03, "output": "best",
+                  "stop": "auto"},
+    stopping={"auto": "wmv", "val": VAL_TUNED, "wmv": WMV_DEFAULT},
+))
+
+
+# ----------------------------------------------------------------------------------- deblur
+
+
+def _noise_sigma(img: np.ndarray) -> float:
+    """Noise sigma (0-1 scale) of an HxWxC image: median |finest diagonal Haar detail| /
+    0.6745 (Donoho's estimator; a blurred image has almost no signal there)."""
+    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
+    x = img[:h, :w].astype(np.float64)
+    d = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2
+    return float(np.median(np.abs(d)) / 0.6745)
+
+
+def deblur_problem(blurred: np.ndarray, kernel, *, truth: np.ndarray | None = None,
+                   noise_sigma: float | None = None) -> Problem:
+    """Deblur an HxWxC image blurred by a known ``kernel`` (E = MSE(k * f(z), blurred)).
+
+    ``kernel``: a :class:`~tinydip.operators.Blur`, a spec (``"gaussian:2"``, ``"box:5"``,
+    ``"motion:9,30"``, a .npy/.png path) or a 2-D array; convolution with reflect boundary.
+    ``noise_sigma`` (0-255 scale) sets the Wiener baseline's noise-to-signal ratio; default:
+    estimated from the image. ``options``: FitConfig fields and ``net_options``.
+    """
+    if isinstance(kernel, Blur):
+        op = kernel
+    else:
+        op = parse_kernel(kernel) if isinstance(kernel, str) else Blur(kernel)
+    obs = as_image(blurred, "observation")
+    op.output_shape((1, obs.shape[2], obs.shape[0], obs.shape[1]))  # kernel fits the image
+    sigma = _noise_sigma(obs) if noise_sigma is None else float(noise_sigma) / 255
+
+    def wiener() -> np.ndarray:  # Wiener with a flat noise-to-signal ratio
+        nsr = max(sigma, 1e-3) ** 2 / max(float(obs.var()) - sigma**2, 1e-6)
+        return to_image(op.wiener(to_tensor(obs), nsr))
+
+    return Problem(obs, op, truth, baselines={"wiener": wiener},
+                   extra={"kernel": op.name, "kernel_size": list(op.kernel.shape),
+                          "noise_sigma": round(sigma * 255, 3)})
+
+
+def _deblur_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", nargs="?", help="blurred image (default: the built-in sample, "
+                   "blurred with --kernel)")
+    p.add_argument("--kernel", required=True, metavar="SPEC",
+                   help="the known blur: gaussian:SIGMA, box:N, motion:LENGTH,ANGLE (degrees) "
+                   "or a kernel file (.npy, or an image whose grey levels are the weights); "
+                   "normalised to sum 1, reflect boundary")
+    p.add_argument("--blur", action="store_true",
+                   help="IMAGE is sharp: blur it with --kernel first and use it as the truth")
+    p.add_argument("--add-noise", type=float, metavar="SIGMA", default=None,
+                   help="add Gaussian noise of this sigma (0-255 scale) after blurring")
+    p.add_argument("--size", type=positive_int, default=128,
+                   help="size of the built-in sample image (default 128)")
+
+
+def _deblur_from_args(args: argparse.Namespace) -> Problem:
+    op = parse_kernel(args.kernel)
+    notes, truth = [], None
+    if args.image is None:
+        img = sample_image(args.size)
+        notes.append(f"deblur: built-in sample image {args.size}x{args.size}, blurred with "
+                     f"{op.name}" + (f", noise sigma {args.add_noise:g}" if args.add_noise
+                                     else ""))
+    else:
+        img = load(args.image, "image")
+    if args.image is None or args.blur:
+        truth = img
+        img = np.clip(to_image(op(to_tensor(img))), 0, 1)
+    if args.add_noise is not None:
+        img = add_noise(img, args.add_noise, np.random.default_rng(args.seed))
+    problem = deblur_problem(img, op, truth=truth, noise_sigma=args.add_noise)
+    problem.notes[:0] = notes
+    return problem
+
+
+register(Task(
+    name="deblur", help="remove a known blur (Gaussian, box, motion or a kernel file)",
+    problem=deblur_problem, add_arguments=_deblur_arguments, from_args=_deblur_from_args,
+    prior="skip5-128",
+    fit_defaults={"iters": 3000, "lr": 0.01, "reg_noise_std": 1.0 / 30, "output": "smoothed",
+                  "stop": "auto"},
+    # measured (benchmarks/README.md, "Deblurring"): 64x64 sample, Gaussian sigma 2 + noise 5,
+    # 2000-iteration budget: the output still improves at 2000; wmv stops at its knee
+    # (1102: 19.25 dB, below Wiener's 19.43), val keeps going while the held-out loss falls
+    # (2000: 19.96 dB = the oracle best)
+    stopping={"auto": "val", "val": VAL_TUNED, "wmv": WMV_DEFAULT},
+))
