@@ -30,12 +30,10 @@ rng = np.random.default_rng(0)
 if kind == "unet":
     net = skip_unet(unet_config("denoise", channels_down=(32,) * 4, channels_up=(32,) * 4,
                                 channels_skip=(4,) * 4), rng=rng)
-    cin, zs, probes = 32, 1, (32, 48)
 else:
     net = deep_decoder(k=64, rng=rng)
-    cin, zs, probes = 64, 32, (64, 96)
-est = estimate_fit(net, S, S, cin, zs, probes)
-z = rng.random((1, cin, S // zs, S // zs), dtype=np.float32)
+est = estimate_fit(net, S, S)
+z = net.make_input((S, S), 1.0, rng)
 opt = Adam(net.parameters(), lr=0.01)
 for _ in range(2):
     out = net(z); net.zero_grad(); net.backward(np.ones_like(out)); opt.step()
@@ -58,7 +56,7 @@ def test_probe_leaves_the_network_as_it_was():
     net = skip_unet(unet_config("denoise", channels_down=(8,) * 3, channels_up=(8,) * 3,
                                 channels_skip=(2,) * 3), rng=np.random.default_rng(0))
     before = net.state_dict()
-    est = estimate_fit(net, 64, 64, 32, 1, (16, 24))
+    est = estimate_fit(net, 64, 64)
     after = net.state_dict()
     assert before.keys() == after.keys()
     assert all(np.array_equal(before[k], after[k]) for k in before)
@@ -69,8 +67,8 @@ def test_probe_leaves_the_network_as_it_was():
 
 def test_estimate_grows_with_pixels():
     net = deep_decoder(k=16, rng=np.random.default_rng(0))
-    small = estimate_fit(net, 64, 64, 16, 32, (64, 96))
-    big = estimate_fit(net, 512, 512, 16, 32, (64, 96))
+    small = estimate_fit(net, 64, 64)
+    big = estimate_fit(net, 512, 512)
     assert big.iteration_bytes > 10 * small.iteration_bytes
 
 

@@ -4,6 +4,7 @@ exit-2 line)."""
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def positive_int(text: str) -> int:
@@ -21,6 +22,39 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
     return value
+
+
+def nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+MAX_LR = 1.0  # Adam's step is ~lr per weight: beyond this a fit cannot work
+
+
+def learning_rate(text: str) -> float:
+    """A positive finite learning rate of at most :data:`MAX_LR`."""
+    value = positive_float(text)
+    if value > MAX_LR:
+        raise argparse.ArgumentTypeError(
+            f"learning rate {text} is too high: Adam moves every weight by about lr per step, "
+            f"so above {MAX_LR:g} a fit diverges (typical: 0.001-0.05)")
+    return value
+
+
+def memory_size(text: str) -> int:
+    """``4G``, ``500M``, ... -> bytes (see :func:`tinydip.memory.parse_size`)."""
+    from .memory import parse_size  # numpy only; keeps this module light
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -11,6 +11,7 @@ and the output it recommends, with a typed :class:`Selection` saying which one t
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .functional import mse_loss
+from .interrupt import Terminated, describe
 from .jit_notice import compile_notice
 from .metrics import psnr
 from .models.prior import Prior
@@ -149,6 +151,8 @@ class FitResult:
     stopped_iter: int | None = None
     stop_reason: str = "iteration budget reached"
     interrupted: bool = False
+    interrupted_by: str | None = None  # "SIGINT" (Ctrl-C) or "SIGTERM" when interrupted
+    diverged: bool = False  # the loss became NaN/inf: stopped there, the finite result kept
     z: np.ndarray | None = None
     net: Module | None = None
     best_state: dict[str, np.ndarray] | None = None  # state_dict at best_iter (keep_best_state)
@@ -240,6 +244,7 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
     best_loss, best_iter, it_done = np.inf, 0, 0
     best_state = None
     stopped_iter, stop_reason, interrupted = None, "iteration budget reached", False
+    interrupted_by, diverged = None, False
 
     def keep_state(loss: float) -> None:  # before the update: the weights behind this output
         nonlocal best_state
@@ -259,6 +264,11 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
                                        before_update=keep_state, loss_fn=loss_fn)
             if out.dtype != np.float32:
                 raise AssertionError(f"fit: network produced {out.dtype}, expected float32")
+            if not math.isfinite(loss):  # diverged (e.g. too high a learning rate): keep
+                diverged, stopped_iter = True, it  # what came before, stop at once
+                stop_reason = (f"the loss became {loss} at iteration {it} (diverged: is the "
+                               f"learning rate {cfg.lr:g} too high?); the result before it is kept")
+                break
 
             # bookkeeping: `out` was produced by the parameters before this step's update
             last = out
@@ -294,14 +304,18 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
             if stop:
                 stopped_iter, stop_reason = it, rule.reason
                 break
-    except KeyboardInterrupt:
-        interrupted, stop_reason = True, "interrupted (Ctrl-C)"
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under interrupt.sigterm_as_interrupt
+        interrupted, stop_reason = True, f"interrupted ({describe(exc)})"
+        interrupted_by = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+        if last is None:  # nothing to keep: let the caller see the very same signal
+            raise
     finally:
         notice.close()
         bar.close()
     seconds = time.perf_counter() - start
-    if last is None:
-        raise KeyboardInterrupt("fit: interrupted before the first iteration finished")
+    if last is None and diverged:
+        raise ValueError(f"fit: the loss is not finite at the first iteration (is the learning "
+                         f"rate {cfg.lr:g} too high?); nothing to keep")
 
     outputs = {"last": last.copy(), "best": best, "smoothed": smoothed}
     if rule.best_output is not None:
@@ -314,4 +328,5 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
                      selection=selection, best_iter=best_iter,
                      best_loss=float(best_loss), iters_run=it_done, seconds=seconds,
                      history=history, stopped_iter=stopped_iter, stop_reason=stop_reason,
-                     interrupted=interrupted, z=z, net=net, best_state=best_state)
+                     interrupted=interrupted, interrupted_by=interrupted_by,
+                     diverged=diverged, z=z, net=net, best_state=best_state)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -28,10 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .functional.workspace import clear_workspace
-from .nn import Module
+from .models.prior import Prior
 
 __all__ = ["FitEstimate", "MemoryBudgetError", "available_memory", "default_budget",
-           "current_rss", "estimate_fit", "check_budget", "parse_size", "format_bytes"]
+           "current_rss", "peak_rss", "estimate_fit", "check_budget", "parse_size",
+           "format_bytes"]
 
 BUDGET_FRACTION = 0.8  # of the memory the system reports available
 
@@ -113,7 +115,7 @@ def default_budget() -> int:
     return int(BUDGET_FRACTION * available_memory()) + current_rss()
 
 
-def _probe(net: Module, z: np.ndarray) -> tuple[int, float]:
+def _probe(net: Prior, z: np.ndarray) -> tuple[int, float]:
     """Bytes allocated at the peak of one forward + backward, and its seconds.
 
     The scratch buffers are released first so that each probe counts its own."""
@@ -131,38 +133,46 @@ def _probe(net: Module, z: np.ndarray) -> tuple[int, float]:
     return peak, seconds
 
 
-def estimate_fit(net: Module, height: int, width: int, in_channels: int, z_stride: int,
-                 probe_sizes: tuple[int, int]) -> FitEstimate:
-    """Estimate peak memory and time per iteration of fitting ``net`` at ``height x width``.
+def estimate_fit(prior: Prior, height: int, width: int,
+                 probe_sizes: tuple[int, int] | None = None) -> FitEstimate:
+    """Estimate peak memory and time per iteration of fitting ``prior`` to ``height x width``.
 
     Parameters
     ----------
-    net : the prior (float32), in the state the fit will start from.
-    height, width : the size the network will generate (already rounded up).
-    in_channels, z_stride : shape of the input z: (1, in_channels, H / z_stride, W / z_stride).
-    probe_sizes : two square output sizes the network accepts, smallest first.
+    prior : the network (float32), in the state the fit will start from.
+    height, width : the output size (rounded up as the prior generates it).
+    probe_sizes : two square sizes the prior accepts, smallest first (default: its minimum
+        size and one step of ``downsampling`` more).
     """
-    state = net.state_dict()  # weights and BatchNorm buffers: restored after probing
+    H, W = prior.generated_size((height, width))
+    if probe_sizes is None:
+        probe_sizes = (prior.min_size, prior.min_size + prior.downsampling)
+    state = prior.state_dict()  # weights and BatchNorm buffers: restored after probing
     rng = np.random.default_rng(0)
     points = []
     try:
-        _probe(net, rng.random((1, in_channels, probe_sizes[0] // z_stride,
-                                probe_sizes[0] // z_stride), dtype=np.float32))  # warm-up
+        _probe(prior, prior.make_input((probe_sizes[0],) * 2, 1.0, rng))  # warm-up
         for s in probe_sizes:
-            z = rng.random((1, in_channels, s // z_stride, s // z_stride), dtype=np.float32)
-            points.append((s * s, *_probe(net, z)))
+            points.append((s * s, *_probe(prior, prior.make_input((s, s), 1.0, rng))))
     finally:
-        net.load_state_dict(state)
-        net.zero_grad()
+        prior.load_state_dict(state)
+        prior.zero_grad()
         clear_workspace()
         gc.collect()
     (p1, b1, _), (p2, b2, t2) = points
     per_pixel = max((b2 - b1) / (p2 - p1), 0.0)
     fixed = max(b1 - per_pixel * p1, 0.0)
-    n_params = net.num_parameters()
-    iteration = int(fixed + per_pixel * height * width + 2 * 4 * n_params)  # + Adam's m, v
-    seconds = t2 * (height * width) / p2  # rough: small probes carry more overhead per pixel
-    return FitEstimate(height, width, current_rss() + iteration, iteration, seconds)
+    iteration = int(fixed + per_pixel * H * W + 2 * 4 * prior.num_parameters())  # + Adam m, v
+    seconds = t2 * (H * W) / p2  # rough: small probes carry more overhead per pixel
+    return FitEstimate(H, W, current_rss() + iteration, iteration, seconds)
+
+
+def peak_rss() -> int:
+    """The largest resident memory this process has had so far (bytes)."""
+    import resource
+
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib * (1 if sys.platform == "darwin" else 1024)  # macOS reports bytes
 
 
 def check_budget(estimate: FitEstimate, budget: int | None, advice: str) -> None:

@@ -8,17 +8,16 @@ The task's own options and how its problem is made come from its declaration
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from functools import partial
-from pathlib import Path
 
 from .. import tasks
+from ..argtypes import learning_rate, memory_size, positive_int
+from ..fileio import FIGURE_EXTENSIONS, IMAGE_EXTENSIONS, check_outputs, write_json
 from ..images import save_image
 from ..plotting import plot_training
 from ..tasks.registry import Task, load
-from .argtypes import positive_float, positive_int
 
 # what each early-stopping rule's statistic is, for the plot's second loss axis
 STAT_LABELS = {"val": "held-out MSE (val rule)", "wmv": "output variance (wmv rule)"}
@@ -31,8 +30,8 @@ def _common(p: argparse.ArgumentParser, iters_default: str) -> None:
     p.add_argument("--iters", type=positive_int, default=None,
                    help=f"iteration budget (default {iters_default}; with --stop auto, an "
                    "upper bound)")
-    p.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate "
-                   "(default 0.01)")
+    p.add_argument("--lr", type=learning_rate, default=None, help="Adam learning rate "
+                   "(default 0.01; at most 1)")
     p.add_argument("--seed", type=int, default=0, help="seed for z, jitter, init (default 0)")
     p.add_argument("--stop", choices=("auto", "wmv", "val", "none"), default="auto",
                    help="ground-truth-free early stopping (default auto; none = run all "
@@ -41,6 +40,9 @@ def _common(p: argparse.ArgumentParser, iters_default: str) -> None:
     p.add_argument("--report", metavar="REPORT.json", help="write a JSON report here")
     p.add_argument("--plot", metavar="FIG.png", help="write training curves and images here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--max-memory", type=memory_size, metavar="SIZE", default=None,
+                   help="refuse to start a fit estimated to need more memory than this "
+                   "(e.g. 4G; default: 80%% of the memory available now)")
 
 
 def add_task(p: argparse.ArgumentParser, task: Task) -> None:
@@ -72,13 +74,24 @@ def _truth(args, shape):
     return truth
 
 
+def check_paths(args) -> None:
+    """Output paths are checked before anything is loaded or fitted (one line, exit 2)."""
+    inputs = {opt: vars(args).get(key) for opt, key in
+              (("IMAGE", "image"), ("--truth", "truth"), ("--mask", "mask"))}
+    check_outputs({"--out": (args.out, IMAGE_EXTENSIONS),
+                   "--report": (args.report, (".json",)),
+                   "--plot": (args.plot, FIGURE_EXTENSIONS)}, inputs)
+
+
 def run_task(task: Task, args) -> int:
+    check_paths(args)
     problem = task.from_args(args)
     for note in problem.notes:
         print(note, file=sys.stderr)
     if args.truth:  # --truth wins over a truth the task made itself
         problem = replace(problem, truth=_truth(args, problem.output_shape()))
-    result = tasks.run(task, problem, net=args.net, seed=args.seed, **_options(args))
+    result = tasks.run(task, problem, net=args.net, seed=args.seed,
+                       max_memory=args.max_memory, **_options(args))
     return _finish(args, result)
 
 
@@ -92,7 +105,9 @@ def _finish(args, result: tasks.TaskResult) -> int:
     if f.stopped_iter is not None:
         print(f"  stopped early: {f.stop_reason}")
     if f.interrupted:
-        print("  interrupted: writing the results so far")
+        print(f"  interrupted ({f.interrupted_by}): writing the results so far")
+    if f.diverged:
+        print(f"tinydip: warning: {f.stop_reason}", file=sys.stderr)
     if result.psnr:
         print("  PSNR " + ", ".join(f"{k} {v:.2f} dB" for k, v in result.psnr.items()))
     for name, value in result.baselines.items():
@@ -100,8 +115,7 @@ def _finish(args, result: tasks.TaskResult) -> int:
     if args.out:
         print(f"  wrote {save_image(args.out, result.output)}")
     if args.report:
-        Path(args.report).write_text(json.dumps(rep, indent=1))
-        print(f"  wrote {args.report}")
+        print(f"  wrote {write_json(args.report, rep)}")
     if args.plot:
         names = ["observation", "truth", "last", "best", "smoothed", "output"]
         imgs = {k: result.images[k] for k in names if k in result.images}
@@ -118,4 +132,10 @@ def _finish(args, result: tasks.TaskResult) -> int:
         plot_training(f.history, imgs, args.plot, title=f"{result.task} ({result.net})",
                       marks=marks, stat_label=STAT_LABELS.get(rule, "stopping statistic"))
         print(f"  wrote {args.plot}")
-    return 130 if f.interrupted else 0
+    if f.interrupted:
+        return INTERRUPT_STATUS[f.interrupted_by]
+    return 1 if f.diverged else 0
+
+
+# exit status of an interrupted run (the shell's 128 + signal number)
+INTERRUPT_STATUS = {"SIGINT": 130, "SIGTERM": 143}

@@ -21,7 +21,7 @@ import argparse
 
 import numpy as np
 
-from ..argtypes import positive_int
+from ..argtypes import nonnegative_float, positive_int
 from ..degrade import add_noise, bicubic_upsample, hole_mask, text_mask
 from ..images import sample_image, to_image, to_tensor
 from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
@@ -44,7 +44,7 @@ def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None) -> Pr
 def _denoise_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", nargs="?", help="noisy image (default: the built-in sample with "
                    "noise added)")
-    p.add_argument("--add-noise", type=float, metavar="SIGMA", default=None,
+    p.add_argument("--add-noise", type=nonnegative_float, metavar="SIGMA", default=None,
                    help="add Gaussian noise of this sigma (0-255 scale) first; the clean "
                    "image is then the truth")
     p.add_argument("--size", type=positive_int, default=128,
@@ -225,7 +225,7 @@ def _deblur_arguments(p: argparse.ArgumentParser) -> None:
                    "normalised to sum 1, reflect boundary")
     p.add_argument("--blur", action="store_true",
                    help="IMAGE is sharp: blur it with --kernel first and use it as the truth")
-    p.add_argument("--add-noise", type=float, metavar="SIGMA", default=None,
+    p.add_argument("--add-noise", type=nonnegative_float, metavar="SIGMA", default=None,
                    help="add Gaussian noise of this sigma (0-255 scale) after blurring")
     p.add_argument("--size", type=positive_int, default=128,
                    help="size of the built-in sample image (default 128)")

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..fit import FitConfig, FitResult, fit
 from ..images import check_min_size, to_image, to_tensor
+from ..memory import check_budget, estimate_fit, peak_rss
 from ..metrics import psnr
 from ..models import Prior, deep_decoder, skip_unet, unet_config
 from .registry import Problem, Task, auto_rule_spec, get_task
@@ -114,9 +115,14 @@ class TaskResult:
 
 
 def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
-        net_options: dict | None = None, **fit_options) -> TaskResult:
+        net_options: dict | None = None, max_memory: int | None = None,
+        **fit_options) -> TaskResult:
     """Fit ``task``'s prior to ``problem`` (``fit_options``: :class:`FitConfig` fields over the
-    task's ``fit_defaults``)."""
+    task's ``fit_defaults``).
+
+    Before fitting, the peak memory is estimated (:func:`tinydip.memory.estimate_fit`) and a
+    :class:`~tinydip.memory.MemoryBudgetError` raised if it exceeds ``max_memory`` bytes
+    (default: 80% of the memory available now); the estimate is in the report."""
     t = get_task(task)
     obs = as_image(problem.observation, "observation")
     problem = replace(problem, observation=obs)
@@ -129,6 +135,8 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
             raise ValueError(f"truth is {truth.shape[0]}x{truth.shape[1]}x{truth.shape[2]} but "
                              f"the output is {H}x{W}x{C}")
     model = build_net(net, t, C, seed, **(net_options or {}))
+    estimate = estimate_fit(model, H, W)
+    check_budget(estimate, max_memory, MEMORY_ADVICE)
     # The Deep Decoder is fitted without input jitter (Heckel & Hand): with the U-Net's 0.03
     # it barely fits (measured ~14 dB vs ~24 dB on text inpainting at 64x64).
     net_defaults = {"reg_noise_std": 0.0} if net == "decoder" else {}
@@ -154,8 +162,17 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
             base[name] = psnr(np.clip(make(), 0, 1), truth)
     settings.update(stop=cfg.stop, stop_requested=requested, stop_on=cfg.stop_on,
                     stop_options=dict(cfg.stop_options))
+    extra = {**problem.extra, "memory_estimate": estimate.as_dict(),
+             "peak_rss_mb": round(peak_rss() / 2**20, 1)}
     return TaskResult(t.name, net, model.num_parameters(), res, images, scores, settings,
-                      base, dict(problem.extra))
+                      base, extra)
+
+
+MEMORY_ADVICE = ("use a smaller image (--size for the built-in sample), a smaller network "
+                 "(--net decoder), or raise --max-memory if the machine has the memory")
+
+
+
 
 
 def make_api(task: str | Task):
