@@ -9,17 +9,25 @@ entry point prints as one line with exit status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..argtypes import learning_rate, memory_size, positive_int
 from ..codec.deepdecoder import CodecConfig, check_config, compress, decompress
 from ..codec.quantize import VALID_BITS
-from ..images import load_image, sample_image, save_image
-from .argtypes import positive_float, positive_int
+from ..fileio import (
+    FIGURE_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    check_outputs,
+    write_bytes,
+    write_json,
+)
+from ..images import sample_image, save_image
+from ..tasks.registry import load
+from .commands import INTERRUPT_STATUS
 
 _DEFAULTS = CodecConfig()
 
@@ -110,7 +118,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--finetune-iters", type=_nonneg_int, default=_DEFAULTS.qat_iters,
                    help=f"quantisation-aware fine-tuning steps (default "
                    f"{_DEFAULTS.qat_iters}; 0 = plain quantisation)")
-    p.add_argument("--lr", type=positive_float, default=_DEFAULTS.lr,
+    p.add_argument("--lr", type=learning_rate, default=_DEFAULTS.lr,
                    help=f"Adam learning rate of the fit (default {_DEFAULTS.lr})")
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed,
                    help="seed of z (stored; z itself is not), initial weights and jitter "
@@ -136,6 +144,9 @@ def add_commands(subparsers) -> None:
                    help="write the decoded image here (8 bits per channel)")
     d.add_argument("--threads", type=positive_int, default=None,
                    help="numba threads (default: all cores)")
+    d.add_argument("--max-memory", type=memory_size, metavar="SIZE", default=None,
+                   help="refuse a file whose decoding needs more memory than this (e.g. 4G; "
+                   "default: 80%% of the memory available now)")
     d.set_defaults(func=run_decompress)
 
 
@@ -143,17 +154,15 @@ def run_compress(args) -> int:
     from ..codec.ratedistortion import compression_report, equal_size_baselines
 
     _threads(args.threads)
+    check_outputs({"-o": (args.output, (".tdd",)), "--report": (args.report, (".json",)),
+                   "--plot": (args.plot, FIGURE_EXTENSIONS)}, {"IMAGE": args.image})
     if args.image is None:
         img = sample_image(args.size)
         name = f"built-in sample {args.size}x{args.size}"
     else:
-        if not Path(args.image).exists():
-            raise ValueError(f"image file not found: {args.image}")
-        img = load_image(args.image)
+        img = load(args.image, "image")
         name = args.image
     out = Path(args.output)
-    if not out.parent.exists():
-        raise ValueError(f"cannot write {out}: directory {out.parent} does not exist")
     H, W, C = img.shape
     cfg = CodecConfig(k=args.k, layers=args.layers, bits=args.bits, iters=args.iters,
                       qat_iters=args.finetune_iters, lr=args.lr, seed=args.seed,
@@ -162,10 +171,10 @@ def run_compress(args) -> int:
     print(f"compress: {name} ({H}x{W}x{C}), k={cfg.k}, {cfg.layers} layers, {cfg.bits} bits, "
           f"{cfg.iters} + {cfg.qat_iters} iterations", file=sys.stderr)
     result = compress(img, cfg)
-    if result.fit_iters_run < cfg.iters:
-        print(f"compress: fit interrupted after {result.fit_iters_run} iterations; compressed "
-              "the best weights so far", file=sys.stderr)
-    out.write_bytes(result.data)
+    if result.interrupted_by is not None:
+        print(f"compress: interrupted ({result.interrupted_by}) after {result.fit_iters_run} "
+              "fitting iterations: the file holds the best weights so far", file=sys.stderr)
+    write_bytes(out, result.data)
     base = equal_size_baselines(img, result)
     rep = compression_report(img, result, base)
     rep["image"], rep["output"] = name, str(out)
@@ -195,15 +204,16 @@ def run_compress(args) -> int:
         print(markdown_table(rd["decoder"]))
         print(f"  wrote {args.plot}")
     if args.report:
-        Path(args.report).write_text(json.dumps(rep, indent=1))
-        print(f"  wrote {args.report}")
-    return 0
+        rep["interrupted"] = result.interrupted_by is not None
+        print(f"  wrote {write_json(args.report, rep)}")
+    return INTERRUPT_STATUS[result.interrupted_by] if result.interrupted_by else 0
 
 
 def run_decompress(args) -> int:
     _threads(args.threads)
+    check_outputs({"-o": (args.output, IMAGE_EXTENSIONS)}, {"FILE": args.file})
     start = time.perf_counter()
-    img, header = decompress(args.file, with_header=True)
+    img, header = decompress(args.file, with_header=True, max_memory=args.max_memory)
     seconds = time.perf_counter() - start
     written = save_image(args.output, img.astype(np.float32))
     H, W, C = img.shape

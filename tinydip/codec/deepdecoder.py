@@ -28,6 +28,7 @@ import numpy as np
 
 from ..fit import fit, fit_step
 from ..images import to_image, to_tensor
+from ..interrupt import Terminated
 from ..memory import default_budget, format_bytes
 from ..metrics import psnr
 from ..models import decoder_num_parameters
@@ -98,6 +99,7 @@ class CompressResult:
     qat_best_iter: int
     config: CodecConfig
     fit_iters_run: int = 0  # < config.iters if the fit was interrupted (Ctrl-C)
+    interrupted_by: str | None = None  # "SIGINT" / "SIGTERM": the file holds the best so far
     tensors: dict[str, np.ndarray] = field(default_factory=dict)  # the stored values, decoded
     history: list[dict] = field(default_factory=list)
 
@@ -173,9 +175,12 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
         if name[0] == "w":
             start_tensors[name] = value
 
-    # 3. quantisation-aware fine-tuning of the folded network
+    # 3. quantisation-aware fine-tuning of the folded network (skipped after an interrupted
+    #    fit: whoever pressed Ctrl-C wants the file now; a signal during it ends it early)
     t0 = time.perf_counter()
-    best, qat_best_iter, qat_hist = _finetune(arch, start_tensors, target, z, cfg)
+    qat_cfg = replace(cfg, qat_iters=0) if res.interrupted else cfg
+    best, qat_best_iter, qat_hist, qat_signal = _finetune(arch, start_tensors, target, z,
+                                                          qat_cfg)
     qat_seconds = time.perf_counter() - t0
     psnr_ptq = qat_hist[0]["psnr"]
 
@@ -200,13 +205,14 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
         fit_seconds=fit_seconds, qat_seconds=qat_seconds, encode_seconds=encode_seconds,
         decode_seconds=decode_seconds,
         best_iter=res.best_iter, qat_best_iter=qat_best_iter, config=cfg,
-        fit_iters_run=res.iters_run,
+        fit_iters_run=res.iters_run, interrupted_by=res.interrupted_by or qat_signal,
         tensors={n: quantised(v, cfg.bits) for n, v in best.items()}, history=history)
 
 
 def _finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: np.ndarray,
-              cfg: CodecConfig) -> tuple[dict[str, np.ndarray], int, list[dict]]:
-    """Straight-through quantisation-aware fine-tuning; returns the best SHADOW tensors.
+              cfg: CodecConfig) -> tuple[dict[str, np.ndarray], int, list[dict], str | None]:
+    """Straight-through quantisation-aware fine-tuning; returns the best SHADOW tensors, the
+    iteration, the history and ``"SIGINT"``/``"SIGTERM"`` if a signal ended it early.
 
     Storing the shadows (not their quantised values) lets :func:`encode_tdd` quantise them
     with the very same arithmetic, so the file holds exactly the tensors evaluated here.
@@ -232,15 +238,21 @@ def _finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: n
         for name, p in params.items():  # d loss / d shadow = d loss / d quantised value
             shadows[name].grad[...] = p.grad.reshape(shadows[name].data.shape)
 
-    for it in range(cfg.qat_iters + 1):
+    signal = None
+    try:
+        for it in range(cfg.qat_iters + 1):
+            load_folded(net, {n: quantised(s.data, cfg.bits) for n, s in shadows.items()})
+            if it < cfg.qat_iters:  # the network's grads -> the shadows, then Adam on them
+                fit_step(net, opt, z, target, before_update=straight_through)
+            else:  # the last step only evaluates
+                record(fit_step(net, None, z, target).loss)
+    except KeyboardInterrupt as exc:  # keep the best evaluated so far
+        signal = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+    if best is None:  # interrupted before anything was evaluated: the starting point
         load_folded(net, {n: quantised(s.data, cfg.bits) for n, s in shadows.items()})
-        if it < cfg.qat_iters:  # the network's grads -> the shadows, then Adam on the shadows
-            fit_step(net, opt, z, target, before_update=straight_through)
-        else:  # the last step only evaluates
-            record(fit_step(net, None, z, target).loss)
-    assert best is not None
+        record(fit_step(net, None, z, target).loss)
     names = list(tensor_shapes(arch))
-    return {n: best[n] for n in names}, best_iter, history
+    return {n: best[n] for n in names}, best_iter, history, signal
 
 
 def decompress(source, *, with_header: bool = False, max_memory: int | None = None):
