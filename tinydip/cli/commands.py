@@ -74,6 +74,10 @@ def _truth(args, shape):
     return truth
 
 
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def check_paths(args) -> None:
     """Output paths are checked before anything is loaded or fitted (one line, exit 2)."""
     inputs = {opt: vars(args).get(key) for opt, key in
@@ -91,7 +95,7 @@ def run_task(task: Task, args) -> int:
     if args.truth:  # --truth wins over a truth the task made itself
         problem = replace(problem, truth=_truth(args, problem.output_shape()))
     result = tasks.run(task, problem, net=args.net, seed=args.seed,
-                       max_memory=args.max_memory, **_options(args))
+                       max_memory=args.max_memory, log=_stderr, **_options(args))
     return _finish(args, result)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..fit import FitConfig, FitResult, fit
 from ..images import check_min_size, to_image, to_tensor
-from ..memory import check_budget, estimate_fit, peak_rss
+from ..memory import check_budget, estimate_fit, format_bytes, peak_rss
 from ..metrics import psnr
 from ..models import Prior, deep_decoder, skip_unet, unet_config
 from .registry import Problem, Task, auto_rule_spec, get_task
@@ -116,13 +117,14 @@ class TaskResult:
 
 def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
         net_options: dict | None = None, max_memory: int | None = None,
-        **fit_options) -> TaskResult:
+        log: Callable[[str], None] | None = None, **fit_options) -> TaskResult:
     """Fit ``task``'s prior to ``problem`` (``fit_options``: :class:`FitConfig` fields over the
     task's ``fit_defaults``).
 
     Before fitting, the peak memory is estimated (:func:`tinydip.memory.estimate_fit`) and a
     :class:`~tinydip.memory.MemoryBudgetError` raised if it exceeds ``max_memory`` bytes
-    (default: 80% of the memory available now); the estimate is in the report."""
+    (default: 80% of the memory available now); the estimate is in the report and, with
+    ``log``, announced in one line before the fit starts."""
     t = get_task(task)
     obs = as_image(problem.observation, "observation")
     problem = replace(problem, observation=obs)
@@ -137,6 +139,11 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
     model = build_net(net, t, C, seed, **(net_options or {}))
     estimate = estimate_fit(model, H, W)
     check_budget(estimate, max_memory, MEMORY_ADVICE)
+    if log is not None:
+        log(f"{t.name}: fitting a {model.num_parameters():,}-parameter "
+            f"{'U-Net' if net == 'unet' else 'Deep Decoder'} to {H}x{W}x{C} (estimated peak "
+            f"memory {format_bytes(estimate.peak_bytes)}, about "
+            f"{estimate.seconds_per_iter:.2g} s per iteration)")
     # The Deep Decoder is fitted without input jitter (Heckel & Hand): with the U-Net's 0.03
     # it barely fits (measured ~14 dB vs ~24 dB on text inpainting at 64x64).
     net_defaults = {"reg_noise_std": 0.0} if net == "decoder" else {}
