@@ -17,24 +17,23 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+def _finite_float(text: str, ok, want: str) -> float:
+    """``float(text)`` if it is finite and ``ok(value)``, else argparse's one-line error."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    if not math.isfinite(value) or not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {want}, got {text}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _finite_float(text, lambda v: v > 0, "a positive finite number")
 
 
 def nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
+    return _finite_float(text, lambda v: v >= 0, "a finite number >= 0")
 
 
 MAX_LR = 1.0  # Adam's step is ~lr per weight: beyond this a fit cannot work
