@@ -7,7 +7,7 @@ import argparse
 import sys
 import warnings
 
-from . import commands, gradcheck_cmd
+from . import commands, gradcheck_cmd, study_cmd
 
 COMMANDS = {
     "denoise": (commands.add_denoise, "remove noise from an image (Deep Image Prior)"),
@@ -15,6 +15,8 @@ COMMANDS = {
     "sr": (commands.add_sr, "super-resolution by a factor 2, 4 or 8"),
     "gradcheck": (gradcheck_cmd.add_gradcheck, "prove every layer's backward by finite "
                   "differences"),
+    "study": (study_cmd.add_study, "experiments over many images, tasks, settings and seeds "
+              "(on Dask)"),
 }
 
 
