@@ -92,13 +92,17 @@ def _start_dask(workers: int | None, scheduler: str | None, threads: int, retrie
         from distributed import Client, LocalCluster
     except ImportError:
         raise MissingDask(MISSING_DASK) from None
-    dask.config.set({"distributed.scheduler.allowed-failures": max(0, retries - 1)})
+    # a run is re-run after its worker died until it has been on `retries` dying workers;
+    # one task per worker at a time, so a death only counts against the run it killed
+    dask.config.set({"distributed.scheduler.allowed-failures": max(0, retries - 1),
+                     "distributed.scheduler.worker-saturation": 1.0})
     if scheduler:
         client = Client(scheduler, timeout="20s")
         return client, None, f"scheduler {scheduler}"
     n = workers or default_workers()
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.CRITICAL,
+                           dashboard_address=":0",  # loopback, any free port
+                           silence_logs=logging.CRITICAL,
                            env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"})
     client = Client(cluster)
     return client, cluster, f"a local Dask cluster ({n} worker process{'es' * (n > 1)} x " \
@@ -113,13 +117,14 @@ def _killed_message(exc: BaseException, retries: int) -> str:
 
 def run_study(study: Study, out: str | Path, *, workers: int | None = None,
               scheduler: str | None = None, retries: int = 3, progress: bool = True,
-              run_fn: Callable[[Payload], Outcome] = run_one,
+              run_fn: Callable[[Payload], Outcome] = run_one, client=None,
               log: Callable[[str], None] | None = None) -> StudyRun:
     """Run every run of ``study`` not yet finished in ``out``; rows are written as they come.
 
     ``workers``: local worker processes (default: the cores), 0 = in this process without
     Dask; ``scheduler``: address of an existing Dask scheduler (``workers`` is then ignored);
-    ``retries``: attempts per run when its worker dies.
+    ``retries``: attempts per run when its worker dies; ``client``: an existing
+    ``distributed.Client`` to use (not closed; its scheduler's config decides the retries).
     """
     from tqdm.auto import tqdm
 
@@ -140,8 +145,10 @@ def run_study(study: Study, out: str | Path, *, workers: int | None = None,
         log(f"study {study.name}: all {len(runs)} runs already finished in {store.dir}")
         write_summary(store, study)
         return result
-    client = cluster = None
-    if workers == 0 and not scheduler:
+    cluster, own_client = None, client is None
+    if client is not None:
+        where = f"the Dask cluster of {client.scheduler.address}"
+    elif workers == 0 and not scheduler:
         where = "this process, one run after another"
     else:
         client, cluster, where = _start_dask(workers, scheduler, study.threads, retries)
@@ -170,7 +177,7 @@ def run_study(study: Study, out: str | Path, *, workers: int | None = None,
             _run_dask(client, payloads, run_fn, retries, record)
     finally:
         bar.close()
-        if client is not None:
+        if client is not None and own_client:
             client.close()
         if cluster is not None:
             cluster.close()
