@@ -172,17 +172,18 @@ def run_one(p: Payload) -> Outcome:
             row.baseline_psnr, row.baseline_psnr_y, row.baseline_ssim = \
                 _scores(img, obs.truth, border)
         res = study_tasks.fit(p.task, obs, p.setting, p.seed)
-        f = res.fit
-        out.output = res.output
-        row.psnr, row.psnr_y, row.ssim = _scores(res.output, obs.truth, border)
-        row.psnr_input = res.psnr.get("input")
-        row.max_iters = res.settings.get("iters")
-        row.iters_run, row.stopped_iter, row.stop_reason = f.iters_run, f.stopped_iter, \
-            f.stop_reason
-        row.output_iter, row.best_iter = f.output_iter, f.best_iter
-        row.oracle_psnr, row.oracle_iter = _oracle(f.history)
-        row.fit_seconds = f.seconds
+        # read everything through the public TaskResult API: images, psnr, report()
         rep = res.report()
+        out.output = res.images["output"]
+        row.psnr, row.psnr_y, row.ssim = _scores(out.output, obs.truth, border)
+        row.psnr_input = res.psnr.get("input")
+        row.max_iters = rep.get("max_iters")
+        row.iters_run, row.stopped_iter = rep.get("iters"), rep.get("stopped_iter")
+        row.stop_reason = rep.get("stop_reason") or ""
+        row.output_iter, row.best_iter = rep.get("output_iter"), rep.get("best_iter")
+        row.oracle_psnr, row.oracle_iter = _oracle(
+            getattr(getattr(res, "fit", None), "history", None) or rep.get("history", []))
+        row.fit_seconds = rep.get("seconds")
         rep.update(obs.info)
         out.report = rep
         row.status = "ok"

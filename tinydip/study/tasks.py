@@ -109,8 +109,9 @@ def check_setting(opts: dict, where: str) -> list[str]:
     """Problems with one setting's options (net, iters, lr, reg_noise_std, stop, ...)."""
     p: list[str] = []
     net = opts.get("net", "unet")
-    if net not in dip_tasks.NETS:
-        p.append(f"{where}: net must be one of {', '.join(dip_tasks.NETS)}, got {net!r}")
+    nets = getattr(dip_tasks, "NETS", tuple(NET_OPTIONS))
+    if net not in nets:
+        p.append(f"{where}: net must be one of {', '.join(nets)}, got {net!r}")
     if "iters" in opts and (not isinstance(opts["iters"], int) or isinstance(opts["iters"], bool)
                             or opts["iters"] < 1):
         p.append(f"{where}: iters must be a positive integer, got {opts['iters']!r}")
