@@ -127,6 +127,30 @@ def _scores(img: np.ndarray, truth: np.ndarray, border: int) -> tuple[float, flo
     return psnr(img, truth), psnr_y(img, truth, border), ssim(img, truth)
 
 
+def _tune_malloc() -> None:
+    """Undo Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` for this worker process (glibc only).
+
+    That variable (set by the Dask nanny for every worker) also freezes glibc's mmap threshold
+    at 128 KiB, so every array above it is mmapped and unmapped again: page faults on each
+    of the fit's temporaries, measured 1.6-2.4x slower per iteration in a worker. glibc's
+    dynamic maximum is restored instead: mmap above 32 MiB, trim above 64 MiB.
+    """
+    if _state.get("malloc") or not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        return
+    _state["malloc"] = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: nothing to undo
+        pass
+
+
+_state: dict = {}
+
+
 def _set_threads(n: int) -> None:
     import numba
 
@@ -162,6 +186,7 @@ def run_one(p: Payload) -> Outcome:
     try:
         if p.pixels is None:
             raise ValueError(p.error or "no pixels")
+        _tune_malloc()
         _set_threads(p.threads)
         obs = study_tasks.degrade(p.task, np.asarray(p.pixels, np.float32), p.seed)
         out.observation = obs.observation
