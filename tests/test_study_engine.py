@@ -116,7 +116,8 @@ def test_worker_killed_mid_run(tmp_path, images, client):
 
 def test_one_and_two_workers_give_identical_numbers(tmp_path, images, client):
     st = tiny_study(tmp_path, images, tasks=[{"kind": "sr", "factor": 2}])
-    run_study(st, tmp_path / "two", client=client, progress=False, log=lambda s: None)
+    run_study(st, tmp_path / "two", scheduler=client.scheduler.address, progress=False,
+              log=lambda s: None)  # as --scheduler tcp://HOST:PORT
     run_study(st, tmp_path / "one", workers=1, progress=False, log=lambda s: None)
     two, one = _rows(tmp_path / "two"), _rows(tmp_path / "one")
     assert len(two) == 4 and set(one) == set(two)

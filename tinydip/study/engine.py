@@ -101,7 +101,12 @@ def _start_dask(workers: int | None, scheduler: str | None, threads: int, retrie
                      "distributed.nanny.pre-spawn-environ": environ})
     if scheduler:
         client = Client(scheduler, timeout="20s")
-        return client, None, f"scheduler {scheduler}"
+        threads = sum(client.nthreads().values())
+        where = f"the Dask scheduler {scheduler} ({len(client.nthreads())} workers, " \
+            f"{threads} threads)"
+        if not threads:
+            where += "; no worker connected yet, runs wait for one"
+        return client, None, where
     n = workers or default_workers()
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=":0",  # loopback, any free port
