@@ -11,8 +11,9 @@ A worker that dies mid-run (killed, OOM-killed by the nanny, segfault) is restar
 nanny and the scheduler re-runs the task, up to ``retries`` times in all (distributed's
 ``allowed-failures``; on an external scheduler that is the scheduler's own config, e.g.
 ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``). Then the run is recorded as failed with
-the reason. Runs are submitted a few at a time (a window of twice the worker threads) so the
-pixels of a large study are not all in flight at once.
+the reason. Runs are submitted one per worker thread at a time: no run waits in a worker's
+queue (where a death would count against it too), and the pixels of a large study are not all
+in flight at once.
 
 Dask is imported here only, lazily: the library and the other commands never need it.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,10 +210,13 @@ def _run_dask(client, payloads: Iterator[tuple[RunSpec, Payload]], run_fn, retri
     ac = as_completed()
 
     def window() -> int:
+        # exactly one run per worker thread in flight: no run waits in a worker's queue, so a
+        # worker's death counts only against the run it was running (Dask's queuing, i.e.
+        # worker-saturation, does not apply to a handful of tasks)
         try:
-            return max(2, 2 * sum(client.nthreads().values()))
-        except Exception:  # noqa: BLE001 - scheduler busy: keep the last window
-            return 4
+            return max(1, sum(client.nthreads().values()))
+        except Exception:  # noqa: BLE001 - scheduler busy: one at a time
+            return 1
 
     def submit_more() -> None:
         limit = window()
@@ -223,8 +228,9 @@ def _run_dask(client, payloads: Iterator[tuple[RunSpec, Payload]], run_fn, retri
             if p.pixels is None:  # unreadable image: a failed row, no worker needed
                 record(run_fn(p))
                 continue
-            fut = client.submit(run_fn, p, key=f"tinydip-run-{p.key}", pure=False,
-                                retries=retries - 1)
+            # a fresh Dask key per submission: a rerun never meets the old task's state
+            fut = client.submit(run_fn, p, key=f"tinydip-run-{p.key}-{uuid.uuid4().hex[:8]}",
+                                pure=False, retries=retries - 1)
             pending[fut.key] = p
             ac.add(fut)
 
