@@ -24,9 +24,9 @@ def add_study(p: argparse.ArgumentParser) -> None:
                    "'paper' = DIP paper's denoise/inpaint/SR experiments, small")
     p.add_argument("--images", metavar="FOLDER", help="--preset: use the images in FOLDER "
                    "(default: the built-in samples)")
-    p.add_argument("--size", type=positive_int, default=64, help="--preset: image side "
+    p.add_argument("--size", type=positive_int, default=None, help="--preset: image side "
                    "(images are cropped to a centred square and resized; default 64)")
-    p.add_argument("--iters", type=positive_int, default=1000, help="--preset: iteration "
+    p.add_argument("--iters", type=positive_int, default=None, help="--preset: iteration "
                    "budget (default 1000)")
     p.add_argument("--out", required=True, metavar="DIR", help="results folder (rerun the "
                    "same command to resume: finished runs are skipped)")
@@ -47,10 +47,11 @@ def _load(args):
 
     if (args.study is None) == (args.preset is None):
         raise ValueError("give either a study file or --preset NAME")
-    if args.study is not None and args.images:
-        raise ValueError("--images only goes with --preset (a study file lists its images)")
+    if args.study is not None and (args.images or args.size or args.iters):
+        raise ValueError("--images, --size and --iters only go with --preset (a study file "
+                         "says these itself)")
     if args.preset:
-        return preset_study(args.preset, args.images, args.size, args.iters)
+        return preset_study(args.preset, args.images, args.size or 64, args.iters or 1000)
     return load_study(args.study)
 
 
