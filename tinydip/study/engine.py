@@ -113,16 +113,16 @@ def _start_dask(workers: int | None, scheduler: str | None, threads: int, retrie
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=":0",  # loopback, any free port
                            silence_logs=logging.CRITICAL,
-                           env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"})
+                           env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)})
     client = Client(cluster)
     return client, cluster, f"a local Dask cluster ({n} worker process{'es' * (n > 1)} x " \
         f"1 run, {threads} thread{'s' * (threads > 1)} per run, loopback)"
 
 
-def _killed_message(exc: BaseException, retries: int) -> str:
+def _killed_message(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
-    return (f"worker died while running it {retries} time(s) (killed, out of memory or "
-            f"crashed); gave up: {type(exc).__name__}: {text}")
+    return (f"its worker died on every attempt (killed, out of memory or crashed): "
+            f"{type(exc).__name__}: {text}")
 
 
 def run_study(study: Study, out: str | Path, *, workers: int | None = None,
@@ -240,7 +240,7 @@ def _run_dask(client, payloads: Iterator[tuple[RunSpec, Payload]], run_fn, retri
         try:
             outcome = fut.result()
         except KilledWorker as exc:
-            outcome = _failed(p, _killed_message(exc, retries))
+            outcome = _failed(p, _killed_message(exc))
         except Exception as exc:  # noqa: BLE001 - anything else Dask reports: a failed row
             outcome = _failed(p, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
         fut.release()
