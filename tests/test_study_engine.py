@@ -87,31 +87,39 @@ def test_tiny_study_every_row_and_bad_image(tmp_path, images, client):
     assert len(Store(tmp_path / "out").rows()) == 8
 
 
-def _crash_or_die(marker: str, p):
-    """Kill the worker process: the first time the run a.png / unet8 starts (it must then
-    succeed on a new worker), and every time the run a.png / dd16 starts (it must fail)."""
+def _crash_once(marker: str, p):
+    """Kill the worker process the first time the run a.png / unet8 starts."""
     if p.image == "a.png" and p.setting_name == "unet8" and not os.path.exists(marker):
         Path(marker).write_text(str(os.getpid()))
-        os._exit(1)
-    if p.image == "a.png" and p.setting_name == "dd16":
         os._exit(1)
     return run_one(p)
 
 
-def test_worker_killed_mid_run(tmp_path, images, client):
+def _always_die(p):
+    os._exit(1)
+
+
+def test_worker_killed_mid_run_is_retried(tmp_path, images, client):
     st = tiny_study(tmp_path, images)
     marker = tmp_path / "crashed"
-    res = run_study(st, tmp_path / "out", client=client, retries=2, progress=False,
-                    log=lambda s: None, run_fn=functools.partial(_crash_or_die, str(marker)))
+    res = run_study(st, tmp_path / "out", client=client, progress=False, log=lambda s: None,
+                    run_fn=functools.partial(_crash_once, str(marker)))
     rows = _rows(tmp_path / "out")
     assert marker.exists()  # a worker really died
-    assert len(rows) == 4 and (res.ok, res.failed) == (3, 1)
-    by = {(r["image"], r["setting"]): r for r in rows.values()}
-    retried = by["a.png", "unet8"]
-    assert retried["status"] == "ok"
-    assert retried["worker"].split(":")[1] != marker.read_text()  # re-run in a new process
-    dead = by["a.png", "dd16"]
-    assert dead["status"] == "failed" and "worker died" in dead["error"]
+    assert len(rows) == 4 and (res.ok, res.failed) == (4, 0)
+    retried = [r for r in rows.values() if r["image"] == "a.png" and r["setting"] == "unet8"]
+    assert retried[0]["worker"].split(":")[1] != marker.read_text()  # in a new process
+
+
+def test_worker_that_keeps_dying_gives_a_failed_row(tmp_path, client):
+    # one run only: a worker's death counts against every run the scheduler had placed on it
+    st = parse_study({"images": ["sample:mri@32"], "tasks": [{"kind": "denoise"}],
+                      "defaults": {"iters": 5}}, tmp_path)
+    res = run_study(st, tmp_path / "out", client=client, progress=False, log=lambda s: None,
+                    run_fn=_always_die)
+    (row,) = _rows(tmp_path / "out").values()
+    assert (res.ok, res.failed) == (0, 1)
+    assert row["status"] == "failed" and "worker died on every attempt" in row["error"]
 
 
 def test_one_and_two_workers_give_identical_numbers(tmp_path, images, client):

@@ -11,9 +11,9 @@ A worker that dies mid-run (killed, OOM-killed by the nanny, segfault) is restar
 nanny and the scheduler re-runs the task, up to ``retries`` times in all (distributed's
 ``allowed-failures``; on an external scheduler that is the scheduler's own config, e.g.
 ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``). Then the run is recorded as failed with
-the reason. Runs are submitted one per worker thread at a time: no run waits in a worker's
-queue (where a death would count against it too), and the pixels of a large study are not all
-in flight at once.
+the reason. Runs are submitted one per worker thread at a time: normally no run waits in a
+worker's queue (where that worker's death would count against it too), and the pixels of a
+large study are not all in flight at once.
 
 Dask is imported here only, lazily: the library and the other commands never need it.
 """
@@ -94,8 +94,7 @@ def _start_dask(workers: int | None, scheduler: str | None, threads: int, retrie
         from distributed import Client, LocalCluster
     except ImportError:
         raise MissingDask(MISSING_DASK) from None
-    # a run is re-run after its worker died until it has been on `retries` dying workers;
-    # one task per worker at a time, so a death only counts against the run it killed
+    # a run is re-run after its worker died until it has been on `retries` dying workers
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # 1.6-2.4x slower fits: see runner._tune_malloc
     dask.config.set({"distributed.scheduler.allowed-failures": max(0, retries - 1),
@@ -210,9 +209,10 @@ def _run_dask(client, payloads: Iterator[tuple[RunSpec, Payload]], run_fn, retri
     ac = as_completed()
 
     def window() -> int:
-        # exactly one run per worker thread in flight: no run waits in a worker's queue, so a
-        # worker's death counts only against the run it was running (Dask's queuing, i.e.
-        # worker-saturation, does not apply to a handful of tasks)
+        # one run per worker thread in flight: normally no run waits in a worker's queue,
+        # where a death of that worker would count against it too (Dask's own queuing,
+        # worker-saturation, does not apply to a handful of tasks). Runs the scheduler
+        # re-places after a death can still queue up: hence several attempts by default.
         try:
             return max(1, sum(client.nthreads().values()))
         except Exception:  # noqa: BLE001 - scheduler busy: one at a time
