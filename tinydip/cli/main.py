@@ -11,7 +11,7 @@ from functools import partial
 
 from ..interrupt import describe, exit_status, sigterm_as_interrupt
 from ..tasks import TASKS
-from . import codec_cmd, commands, exercise_cmd, gradcheck_cmd, notebooks_cmd
+from . import codec_cmd, commands, exercise_cmd, gradcheck_cmd, notebooks_cmd, study_cmd
 
 # one subcommand per registered task (tinydip.tasks.catalogue), then the other commands
 COMMANDS = {
@@ -20,6 +20,8 @@ COMMANDS = {
                   "differences"),
     "exercise": (exercise_cmd.add_exercise, "exercises: list, start NAME, check NAME"),
     "notebooks": (notebooks_cmd.add_notebooks, "write the tutorial chapters as Jupyter notebooks"),
+    "study": (study_cmd.add_study, "experiments over many images, tasks, settings and seeds "
+              "(on Dask)"),
 }
 
 

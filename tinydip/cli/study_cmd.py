@@ -1,0 +1,109 @@
+"""``tinydip study STUDY.toml --out DIR``: many images x tasks x settings x seeds, on Dask."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .argtypes import positive_int
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {v}")
+    return v
+
+
+def add_study(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", nargs="?", metavar="STUDY.toml", help="study file (TOML)")
+    p.add_argument("--preset", choices=("paper",), help="a built-in study instead of a file: "
+                   "'paper' = DIP paper's denoise/inpaint/SR experiments, small")
+    p.add_argument("--images", metavar="FOLDER", help="--preset: use the images in FOLDER "
+                   "(default: the built-in samples)")
+    p.add_argument("--size", type=positive_int, default=None, help="--preset: image side "
+                   "(images are cropped to a centred square and resized; default 64)")
+    p.add_argument("--iters", type=positive_int, default=None, help="--preset: iteration "
+                   "budget (default 1000)")
+    p.add_argument("--out", required=True, metavar="DIR", help="results folder (rerun the "
+                   "same command to resume: finished runs are skipped)")
+    p.add_argument("--workers", type=_nonneg_int, default=None, help="local Dask worker "
+                   "processes (default: one per core); 0 = no Dask, runs in this process")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask "
+                   "scheduler and its workers instead of a local cluster")
+    p.add_argument("--retries", type=positive_int, default=3, help="attempts per run when "
+                   "its worker dies (killed, out of memory; default 3)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_study_cmd)
+
+
+def _load(args):
+    from ..study.presets import preset_study
+    from ..study.spec import load_study
+
+    if (args.study is None) == (args.preset is None):
+        raise ValueError("give either a study file or --preset NAME")
+    if args.study is not None and (args.images or args.size or args.iters):
+        raise ValueError("--images, --size and --iters only go with --preset (a study file "
+                         "says these itself)")
+    if args.preset:
+        return preset_study(args.preset, args.images, args.size or 64, args.iters or 1000)
+    return load_study(args.study)
+
+
+def dry_run(study, out: str) -> None:
+    from ..study.spec import expand
+    from ..study.store import Store
+
+    runs = expand(study)
+    done = Store(out).finished_keys() if _exists(out) else set()
+    n_todo = sum(r.key not in done for r in runs)
+    print(f"study {study.name}: {len(study.images)} images x {len(study.tasks)} tasks x "
+          f"{len(study.settings)} settings x {len(study.seeds)} seeds = {len(runs)} runs "
+          f"({len(runs) - n_todo} finished in {out}, {n_todo} to run)")
+    w = max([len(r.image.name) for r in runs] + [5])
+    t = max([len(r.task.name) for r in runs] + [4])
+    s = max([len(r.setting.name) for r in runs] + [7])
+    print(f"{'KEY':<16}  {'IMAGE':<{w}}  {'TASK':<{t}}  {'SETTING':<{s}}  SEED  STATE")
+    for r in runs:
+        state = "done" if r.key in done else "todo"
+        print(f"{r.key:<16}  {r.image.name:<{w}}  {r.task.name:<{t}}  {r.setting.name:<{s}}  "
+              f"{r.seed:>4}  {state}")
+    budgets = [r.setting.options.get("iters") for r in runs if r.key not in done]
+    if budgets and all(b is not None for b in budgets):
+        print(f"at most {sum(budgets)} iterations to run (budgets; an automatic stop usually "
+              "ends a run earlier)")
+
+
+def _exists(out: str) -> bool:
+    from pathlib import Path
+
+    return (Path(out) / "runs.jsonl").exists()
+
+
+def run_study_cmd(args) -> int:
+    from ..study.engine import MissingDask, run_study
+    from ..study.spec import StudyError
+
+    try:
+        study = _load(args)
+    except StudyError as exc:
+        for line in exc.problems:
+            print(f"tinydip: error: {line}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        dry_run(study, args.out)
+        return 0
+    try:
+        res = run_study(study, args.out, workers=args.workers, scheduler=args.scheduler,
+                        retries=args.retries, progress=not args.quiet)
+    except MissingDask as exc:
+        print(f"tinydip: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{res.ok} ok, {res.failed} failed, {res.skipped} already done: "
+          f"{res.out / 'summary.md'}")
+    return 1 if res.failed else 0

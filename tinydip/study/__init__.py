@@ -1,0 +1,7 @@
+"""``tinydip study``: experiments over many images, tasks, settings and seeds.
+
+spec.py (study files -> runs with stable keys), sources.py (images), tasks.py (task spec ->
+degradation, fit call, baseline), baselines.py, runner.py (one run -> a row), store.py (rows and
+files), engine.py (Dask distributed, imported lazily), summary.py (markdown and figures).
+Nothing here imports Dask at import time.
+"""
