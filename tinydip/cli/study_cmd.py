@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .argtypes import positive_int
+from ..argtypes import positive_int
 
 
 def _nonneg_int(text: str) -> int:
