@@ -120,3 +120,13 @@ def test_a_problem_can_bring_its_own_stopping_spec_and_loss(clean):
                 loss_fn=loss_fn)
     r = run("denoise", p, iters=2, progress=False, net_options=OPTS)
     assert r.settings["stop"] == "wmv" and len(calls) == 2  # denoise's own auto is "val"
+
+
+def test_inpaint_reports_the_smooth_fills(clean):
+    from tinydip.masks import random_mask
+
+    mask = random_mask(32, 32, 0.5, np.random.default_rng(0))
+    r = inpaint(clean, mask, truth=clean, iters=2, progress=False, net_options=OPTS)
+    rep = r.report()
+    assert {"psnr_biharmonic", "psnr_harmonic"} <= set(rep)
+    assert rep["known_fraction"] == pytest.approx(mask.mean(), abs=1e-4)

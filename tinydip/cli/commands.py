@@ -92,6 +92,10 @@ def run_task(task: Task, args) -> int:
     problem = task.from_args(args)
     for note in problem.notes:
         print(note, file=sys.stderr)
+    if problem.preview is not None:  # e.g. inpaint --preview-mask: instead of the fit
+        for line in problem.preview():
+            print(line)
+        return 0
     if args.truth:  # --truth wins over a truth the task made itself
         problem = replace(problem, truth=_truth(args, problem.output_shape()))
     result = tasks.run(task, problem, net=args.net, seed=args.seed,

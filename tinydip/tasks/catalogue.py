@@ -18,12 +18,22 @@ output (which is never a blown-up iterate, so no backtracking is needed).
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import numpy as np
 
-from ..argtypes import nonnegative_float, positive_int
-from ..degrade import add_noise, bicubic_upsample, hole_mask, text_mask
-from ..images import sample_image, to_image, to_tensor
+from ..argtypes import nonnegative_float, open_fraction, positive_int
+from ..degrade import (
+    add_noise,
+    bicubic_upsample,
+    biharmonic_fill,
+    harmonic_fill,
+    hole_mask,
+    text_mask,
+)
+from ..fileio import check_outputs
+from ..images import sample_image, save_image, to_image, to_tensor
+from ..masks import DEFAULT_TOL, mask_from_spec, random_mask
 from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
 from ..stopping import VAL_TUNED, WMV_DEFAULT
 from .registry import Problem, Task, load, register
@@ -84,7 +94,11 @@ register(Task(
 
 def inpaint_problem(image: np.ndarray, mask: np.ndarray, *,
                     truth: np.ndarray | None = None) -> Problem:
-    """Fill the pixels where ``mask`` (HxW, True/1 = known) is False (E = masked MSE)."""
+    """Fill the pixels where ``mask`` (HxW, True/1 = known) is False (E = masked MSE).
+
+    The report gets ``known_fraction``; with a truth, the harmonic and biharmonic fills
+    (:func:`tinydip.degrade.smooth_fill`) are scored as ``psnr_harmonic`` / ``psnr_biharmonic``.
+    """
     img = as_image(image, "image")
     m = np.asarray(mask)
     if m.ndim == 3 and m.shape[2] == 1:
@@ -97,6 +111,8 @@ def inpaint_problem(image: np.ndarray, mask: np.ndarray, *,
         raise ValueError("mask has no known pixel (white = known)")
     observed = np.where(known[:, :, None], img, 0).astype(np.float32)
     return Problem(observed, Mask(known[None, None].astype(np.float32)), truth,
+                   baselines={"biharmonic": lambda: biharmonic_fill(observed, known),
+                              "harmonic": lambda: harmonic_fill(observed, known)},
                    extra={"known_fraction": round(float(known.mean()), 4)})
 
 
@@ -107,26 +123,76 @@ def _inpaint_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument("--hole", type=float, metavar="FRAC",
                        help="cut a rectangular hole of FRAC of each side (e.g. 0.25)")
     group.add_argument("--text", action="store_true", help="overlay random text as the mask")
+    group.add_argument("--drop", type=open_fraction, metavar="FRAC",
+                       help="drop this fraction of the pixels at random (same pixels in every "
+                       "channel, chosen by --seed), e.g. 0.5; the clean IMAGE is the truth")
+    group.add_argument("--mask-from", metavar="SPEC",
+                       help="the unknown pixels are read off IMAGE itself: COLOR[,TOL] (a name "
+                       "such as white, or #rrggbb; pixels whose every channel is within TOL, "
+                       f"default {DEFAULT_TOL:g}, of it), threshold:T (pixels brighter than T "
+                       "in [0, 1)), or alpha (transparent pixels)")
+    p.add_argument("--preview-mask", metavar="PREFIX",
+                   help="write PREFIX_mask.png (white = known) and PREFIX_masked.png (unknown "
+                   "pixels black), then exit without fitting")
 
 
 def _inpaint_from_args(args: argparse.Namespace) -> Problem:
     img = load(args.image, "image")
     h, w = img.shape[:2]
     rng = np.random.default_rng(args.seed)
+    extra = {}
     if args.mask:
         m = load(args.mask, "mask")
         if m.shape[:2] != (h, w):
             raise ValueError(f"mask {args.mask} is {m.shape[0]}x{m.shape[1]} but the image is "
                              f"{h}x{w}")
-        return inpaint_problem(img, m.mean(axis=2) > 0.5)  # a given mask: IMAGE is damaged
-    if args.hole is not None and not 0 < args.hole < 1:
-        raise ValueError(f"--hole must be a fraction between 0 and 1, got {args.hole}")
-    mask = hole_mask(h, w, args.hole, rng) if args.hole is not None else text_mask(h, w, rng)
-    return inpaint_problem(img, mask, truth=img)  # the clean IMAGE is the truth
+        problem = inpaint_problem(img, m.mean(axis=2) > 0.5)  # a given mask: IMAGE is damaged
+    elif args.mask_from:
+        known = mask_from_spec(args.mask_from, img, args.image)
+        if known.all():
+            raise ValueError(f"--mask-from {args.mask_from}: no pixel of {args.image} matches "
+                             "(nothing to inpaint)")
+        if not known.any():
+            raise ValueError(f"--mask-from {args.mask_from}: every pixel matches (no known "
+                             "pixel left)")
+        problem = inpaint_problem(img, known)  # the unknown pixels are damaged: no truth
+        extra["mask_from"] = args.mask_from
+    else:
+        if args.hole is not None and not 0 < args.hole < 1:
+            raise ValueError(f"--hole must be a fraction between 0 and 1, got {args.hole}")
+        if args.drop is not None:
+            mask = random_mask(h, w, args.drop, rng)
+            extra["drop"] = args.drop
+        elif args.hole is not None:
+            mask = hole_mask(h, w, args.hole, rng)
+        else:
+            mask = text_mask(h, w, rng)
+        problem = inpaint_problem(img, mask, truth=img)  # the clean IMAGE is the truth
+    problem.extra.update(extra)
+    if args.drop is not None:  # random pixels: held-out pixels are like the missing ones
+        problem.stopping = DROP_STOPPING
+    if args.preview_mask:
+        problem.preview = partial(_preview_mask, problem, args.preview_mask)
+    return problem
+
+
+def _preview_mask(problem: Problem, prefix: str) -> list[str]:
+    """--preview-mask: write PREFIX_mask.png and PREFIX_masked.png (instead of the fit)."""
+    known = problem.operator.measured[0, 0] > 0
+    paths = {"mask": f"{prefix}_mask.png", "masked": f"{prefix}_masked.png"}
+    check_outputs({f"--preview-mask ({k})": (v, (".png",)) for k, v in paths.items()})
+    save_image(paths["mask"], known.astype(np.float32))
+    save_image(paths["masked"], problem.observation)
+    return [f"inpaint: {int((~known).sum())} unknown pixels ({(~known).mean():.1%}); wrote "
+            f"{paths['mask']} and {paths['masked']}"]
+
+
+# random-pixel restoration (--drop): chosen by measurement, see benchmarks/README.md
+DROP_STOPPING = {"auto": "wmv", "val": VAL_TUNED, "wmv": WMV_DEFAULT}
 
 
 register(Task(
-    name="inpaint", help="fill masked pixels (text overlays, holes)",
+    name="inpaint", help="fill masked pixels (text overlays, holes, random pixels)",
     problem=inpaint_problem, add_arguments=_inpaint_arguments, from_args=_inpaint_from_args,
     prior="skip5-128-wide-nearest",
     fit_defaults={"iters": 3000, "lr": 0.01, "reg_noise_std": 0.03, "output": "best",
