@@ -93,6 +93,16 @@ def test_inpaint_with_mask_file(files, capsys):
     assert code == 0, err
 
 
+def test_denoise_poisson_noise(tmp_path, capsys):
+    rep = tmp_path / "r.json"
+    code, out, err = run(capsys, "denoise", "--size", "32", "--noise", "poisson:30",
+                         "--loss", "poisson", *FAST, "--report", rep)
+    assert code == 0, err
+    report = json.loads(rep.read_text())
+    assert report["noise"] == "poisson:30" and report["loss"] == "poisson"
+    assert "Poisson noise, peak 30" in err
+
+
 def test_inpaint_drop_reports_the_fills(files, tmp_path, capsys):
     rep = tmp_path / "r.json"
     code, out, err = run(capsys, "inpaint", files / "img.png", "--drop", "0.5", *FAST,
@@ -128,6 +138,9 @@ def test_inpaint_mask_from_colour_fits(files, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
+    (("denoise", "--noise", "poisson:-1"), "PEAK"),
+    (("denoise", "--noise", "salt:3"), "unknown noise spec"),
+    (("denoise", "--noise", "poisson:3", "--add-noise", "5"), "not allowed"),
     (("inpaint", "{d}/img.png", "--drop", "1.5"), "between 0 and 1"),
     (("inpaint", "{d}/img.png", "--drop", "0"), "between 0 and 1"),
     (("inpaint", "{d}/img.png", "--drop", "0.5", "--mask", "{d}/mask.png"), "not allowed"),

@@ -351,3 +351,24 @@ def test_biharmonic_fill_keeps_gradients_and_beats_harmonic_on_random_pixels():
         smooth_fill(img, known, 3)
     with pytest.raises(ValueError, match="does not match"):
         smooth_fill(img, known[:10])
+
+
+# ---------------------------------------------------------------------------- shot noise
+def test_add_poisson_noise_has_poisson_statistics():
+    from tinydip.degrade import add_poisson_noise, parse_noise
+
+    img = np.full((200, 200), 0.5, np.float32)
+    noisy = add_poisson_noise(img, 30, np.random.default_rng(0))
+    assert noisy.dtype == np.float32 and noisy.shape == img.shape
+    counts = noisy * 30
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-4)  # whole photon counts
+    assert abs(noisy.mean() - 0.5) < 0.01 and abs(noisy.var() - 0.5 / 30) < 0.002
+    assert np.array_equal(noisy, add_poisson_noise(img, 30, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="peak"):
+        add_poisson_noise(img, 0, np.random.default_rng(0))
+    assert parse_noise("poisson:30") == ("poisson", 30.0)
+    assert parse_noise("Gaussian:25") == ("gaussian", 25.0)
+    for bad, msg in (("laplace:3", "unknown noise"), ("poisson:x", "not a number"),
+                     ("poisson:0", "PEAK"), ("poisson", "unknown noise")):
+        with pytest.raises(ValueError, match=msg):
+            parse_noise(bad)

@@ -130,3 +130,14 @@ def test_inpaint_reports_the_smooth_fills(clean):
     rep = r.report()
     assert {"psnr_biharmonic", "psnr_harmonic"} <= set(rep)
     assert rep["known_fraction"] == pytest.approx(mask.mean(), abs=1e-4)
+
+
+def test_denoise_with_the_poisson_loss(clean):
+    from tinydip.degrade import add_poisson_noise
+
+    noisy = add_poisson_noise(clean, 30, np.random.default_rng(0))
+    r = denoise(noisy, truth=clean, loss="poisson", iters=2, stop="none", progress=False,
+                net_options=OPTS)
+    assert r.report()["loss"] == "poisson" and np.isfinite(r.fit.best_loss)
+    with pytest.raises(ValueError, match="unknown loss"):
+        denoise(noisy, loss="l1", iters=1)

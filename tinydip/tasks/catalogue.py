@@ -25,13 +25,16 @@ import numpy as np
 from ..argtypes import nonnegative_float, open_fraction, positive_int
 from ..degrade import (
     add_noise,
+    add_poisson_noise,
     bicubic_upsample,
     biharmonic_fill,
     harmonic_fill,
     hole_mask,
+    parse_noise,
     text_mask,
 )
 from ..fileio import check_outputs
+from ..functional import mse_loss, poisson_loss
 from ..images import sample_image, save_image, to_image, to_tensor
 from ..masks import DEFAULT_TOL, mask_from_spec, random_mask
 from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
@@ -42,41 +45,78 @@ from .runner import as_image
 # ---------------------------------------------------------------------------------- denoise
 
 
-def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None) -> Problem:
+LOSSES = {"mse": mse_loss, "poisson": poisson_loss}
+
+
+def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None,
+                    loss: str = "mse") -> Problem:
     """Denoise an HxWxC image in [0, 1] (E = MSE to the noisy image).
 
+    ``loss``: ``"mse"`` (Gaussian noise) or ``"poisson"`` (the Poisson negative
+    log-likelihood, :func:`~tinydip.functional.poisson_loss`, for shot noise).
     ``options``: :class:`~tinydip.fit.FitConfig` fields (iters, lr, stop, ...) and
     ``net_options`` (U-Net config fields or Deep Decoder arguments).
     """
-    return Problem(noisy, Identity(), truth)
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    return Problem(noisy, Identity(), truth, extra={"loss": loss},
+                   loss_fn=None if loss == "mse" else LOSSES[loss])
 
 
 def _denoise_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", nargs="?", help="noisy image (default: the built-in sample with "
                    "noise added)")
-    p.add_argument("--add-noise", type=nonnegative_float, metavar="SIGMA", default=None,
-                   help="add Gaussian noise of this sigma (0-255 scale) first; the clean "
-                   "image is then the truth")
+    noise = p.add_mutually_exclusive_group()
+    noise.add_argument("--add-noise", type=nonnegative_float, metavar="SIGMA", default=None,
+                       help="add Gaussian noise of this sigma (0-255 scale) first; the clean "
+                       "image is then the truth")
+    noise.add_argument("--noise", metavar="SPEC", default=None,
+                       help="add this noise first (the clean image is then the truth): "
+                       "gaussian:SIGMA (as --add-noise) or poisson:PEAK (shot noise: "
+                       "Poisson(PEAK x) / PEAK, e.g. poisson:30)")
+    p.add_argument("--loss", choices=("auto", *LOSSES), default="auto",
+                   help="energy: mse, or poisson (negative log-likelihood for shot noise); "
+                   f"auto = {POISSON_AUTO_LOSS} for --noise poisson, else mse")
     p.add_argument("--size", type=positive_int, default=128,
                    help="size of the built-in sample image (default 128)")
 
 
+# what --loss auto means with --noise poisson: chosen by measurement (benchmarks/README.md,
+# "Poisson noise")
+POISSON_AUTO_LOSS = "mse"
+
+
 def _denoise_from_args(args: argparse.Namespace) -> Problem:
     notes = []
+    kind, level = parse_noise(args.noise) if args.noise else ("gaussian", args.add_noise)
+    rng = np.random.default_rng(args.seed)
+
+    def degrade(img):
+        return add_noise(img, level, rng) if kind == "gaussian" else \
+            add_poisson_noise(img, level, rng)
+
     if args.image is None:
         truth = sample_image(args.size)
-        sigma = 25.0 if args.add_noise is None else args.add_noise
-        noisy = add_noise(truth, sigma, np.random.default_rng(args.seed))
-        notes.append(f"denoise: built-in sample image {args.size}x{args.size}, noise sigma "
-                     f"{sigma:g}")
+        if level is None:
+            level = 25.0
+        noisy = degrade(truth)
+        notes.append(f"denoise: built-in sample image {args.size}x{args.size}, "
+                     + (f"noise sigma {level:g}" if kind == "gaussian" else
+                        f"Poisson noise, peak {level:g}"))
     else:
         img = load(args.image, "image")
         truth = None
-        if args.add_noise is not None:
-            noisy, truth = add_noise(img, args.add_noise, np.random.default_rng(args.seed)), img
+        if level is not None:
+            noisy, truth = degrade(img), img
         else:
             noisy = img
-    return Problem(noisy, Identity(), truth, notes=notes)
+    loss = args.loss if args.loss != "auto" else \
+        (POISSON_AUTO_LOSS if kind == "poisson" else "mse")
+    problem = denoise_problem(noisy, truth=truth, loss=loss)
+    problem.notes[:0] = notes
+    if level is not None:
+        problem.extra["noise"] = f"{kind}:{level:g}"
+    return problem
 
 
 register(Task(
