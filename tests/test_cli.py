@@ -101,6 +101,15 @@ def test_denoise_poisson_noise(tmp_path, capsys):
     report = json.loads(rep.read_text())
     assert report["noise"] == "poisson:30" and report["loss"] == "poisson"
     assert "Poisson noise, peak 30" in err
+    assert report["rollbacks"] == [] and report["settings"].get("rollback") is None
+
+
+def test_rollback_option_reaches_the_fit(tmp_path, capsys):
+    rep = tmp_path / "r.json"
+    code, out, err = run(capsys, "denoise", "--size", "32", "--rollback", *FAST, "--report", rep)
+    assert code == 0, err
+    report = json.loads(rep.read_text())
+    assert report["settings"]["rollback"] is True and report["rollbacks"] == []
 
 
 def test_inpaint_drop_reports_the_fills(files, tmp_path, capsys):
