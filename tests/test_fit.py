@@ -192,3 +192,10 @@ def test_rollback_continues_after_the_jump_and_gives_up_on_a_run_of_them(image):
     assert res.diverged and res.rollbacks == [2, 3, 4, 5, 6] and "rolled back 5" in res.stop_reason
     with pytest.raises(ValueError, match="rollback_factor"):
         fit(small_unet(), image, iters=2, progress=False, rollback=True, rollback_factor=1.0)
+
+
+def test_rollback_without_a_jump_changes_nothing(image):
+    a = fit(small_unet(), image, iters=20, progress=False, seed=1)
+    b = fit(small_unet(), image, iters=20, progress=False, seed=1, rollback=True)
+    assert b.rollbacks == [] and np.array_equal(a.last, b.last)
+    assert np.array_equal(a.smoothed, b.smoothed)
