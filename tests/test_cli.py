@@ -96,7 +96,7 @@ def test_inpaint_with_mask_file(files, capsys):
 def test_denoise_poisson_noise(tmp_path, capsys):
     rep = tmp_path / "r.json"
     code, out, err = run(capsys, "denoise", "--size", "32", "--noise", "poisson:30",
-                         "--loss", "poisson", *FAST, "--report", rep)
+                         *FAST, "--report", rep)  # --loss auto = poisson
     assert code == 0, err
     report = json.loads(rep.read_text())
     assert report["noise"] == "poisson:30" and report["loss"] == "poisson"

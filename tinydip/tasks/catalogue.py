@@ -82,8 +82,9 @@ def _denoise_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # what --loss auto means with --noise poisson: chosen by measurement (benchmarks/README.md,
-# "Poisson noise")
-POISSON_AUTO_LOSS = "mse"
+# "Poisson noise"): built-in sample 64x64, PEAK 30, val stop, 2 noise seeds: Poisson NLL
+# 25.46 / 25.77 dB vs MSE 25.09 / 25.01 dB
+POISSON_AUTO_LOSS = "poisson"
 
 
 def _denoise_from_args(args: argparse.Namespace) -> Problem:
