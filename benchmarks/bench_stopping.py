@@ -37,6 +37,7 @@ from PIL import Image, ImageDraw
 from tinydip.degrade import Downsampler, add_noise, hole_mask, text_mask
 from tinydip.fit import FitConfig, fit
 from tinydip.images import sample_image, to_tensor
+from tinydip.masks import random_mask
 from tinydip.metrics import psnr
 from tinydip.operators import parse_kernel
 from tinydip.stopping import ValidationLoss, WindowedVariance
@@ -99,10 +100,13 @@ CONFIGS = [
     ("sr4-hopper128", "sr", "hopper", 128, 4, "report"),
     ("db-g2n5-hopper64", "deblur", "hopper", 64, "gaussian:2/5", "report"),
     ("db-m9n5-shapes64", "deblur", "shapes", 64, "motion:9,30/5", "report"),
+    ("inp-drop50-hopper64", "inpaint", "hopper", 64, "drop0.5", "report"),
+    ("inp-drop50-hopper128", "inpaint", "hopper", 128, "drop0.5", "report"),
 ]
 VAL_CONFIGS = ["dn25-hopper64", "dn50-shapes64", "inp-text-hopper64", "sr4-shapes64",
                "dn15-crop64", "dn25-hopper128", "dn25-shapes64", "dn50-hopper64",
-               "db-g2n5-hopper64", "db-m9n5-shapes64"]
+               "db-g2n5-hopper64", "db-m9n5-shapes64", "inp-drop50-hopper64",
+               "inp-drop50-hopper128"]
 
 
 def problem(cfg):
@@ -114,7 +118,10 @@ def problem(cfg):
     if task == "denoise":
         obs = add_noise(clean, float(par), rng)
     elif task == "inpaint":
-        m = text_mask(size, size, rng) if par == "text" else hole_mask(size, size, 0.25, rng)
+        if str(par).startswith("drop"):  # random pixels (inpaint --drop)
+            m = random_mask(size, size, float(par[4:]), rng)
+        else:
+            m = text_mask(size, size, rng) if par == "text" else hole_mask(size, size, 0.25, rng)
         obs = np.where(m[:, :, None], clean, 0).astype(np.float32)
         mask = m[None, None].astype(np.float32)
     elif task == "deblur":  # blur with the kernel, then noise of the given sigma

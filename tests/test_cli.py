@@ -26,6 +26,14 @@ def files(tmp_path_factory):
     (d / "truncated.png").write_bytes(data[: len(data) // 2])
     Image.fromarray((np.random.default_rng(0).random((32, 32, 4)) * 255).astype(np.uint8),
                     "RGBA").save(d / "rgba.png")
+    rgba = (np.asarray(sample_image(32)) * 255).astype(np.uint8)
+    rgba = np.dstack([rgba, np.full((32, 32), 255, np.uint8)])
+    rgba[10:20, 5:25, 3] = 0  # a transparent band: the pixels to fill
+    Image.fromarray(rgba, "RGBA").save(d / "holes.png")
+    marked = img.copy()
+    marked[8:12, :] = 1.0  # a white stripe
+    save_image(d / "white_stripe.png", marked)
+    save_image(d / "all_white.png", np.ones((32, 32, 3)))
     return d
 
 
@@ -83,6 +91,78 @@ def test_inpaint_with_mask_file(files, capsys):
     code, out, err = run(capsys, "inpaint", files / "img.png", "--mask", files / "mask.png",
                          *FAST)
     assert code == 0, err
+
+
+def test_denoise_poisson_noise(tmp_path, capsys):
+    rep = tmp_path / "r.json"
+    code, out, err = run(capsys, "denoise", "--size", "32", "--noise", "poisson:30",
+                         *FAST, "--report", rep)  # --loss auto = poisson
+    assert code == 0, err
+    report = json.loads(rep.read_text())
+    assert report["noise"] == "poisson:30" and report["loss"] == "poisson"
+    assert "Poisson noise, peak 30" in err
+    assert report["rollbacks"] == [] and report["settings"].get("rollback") is None
+
+
+def test_rollback_option_reaches_the_fit(tmp_path, capsys):
+    rep = tmp_path / "r.json"
+    code, out, err = run(capsys, "denoise", "--size", "32", "--rollback", *FAST, "--report", rep)
+    assert code == 0, err
+    report = json.loads(rep.read_text())
+    assert report["settings"]["rollback"] is True and report["rollbacks"] == []
+
+
+def test_inpaint_drop_reports_the_fills(files, tmp_path, capsys):
+    rep = tmp_path / "r.json"
+    code, out, err = run(capsys, "inpaint", files / "img.png", "--drop", "0.5", *FAST,
+                         "--report", rep)
+    assert code == 0, err
+    report = json.loads(rep.read_text())
+    assert report["drop"] == 0.5 and 0.4 < report["known_fraction"] < 0.6
+    assert "psnr_biharmonic" in report and "biharmonic baseline PSNR" in out
+
+
+@pytest.mark.parametrize("how,unknown", [(("--drop", "0.25"), (100, 400)),
+                                         (("--mask-from", "white"), (128, 160)),
+                                         (("--mask-from", "#ffffff,0.001"), (128, 132)),
+                                         (("--mask-from", "alpha"), (200, 200))])
+def test_preview_mask_writes_two_images_and_does_not_fit(files, tmp_path, capsys, how, unknown):
+    image = files / ("holes.png" if how[1] == "alpha" else "white_stripe.png")
+    prefix = tmp_path / "p"
+    code, out, err = run(capsys, "inpaint", image, *how, "--preview-mask", prefix)
+    assert code == 0, err
+    assert "iterations" not in out and "fitting" not in err
+    mask = np.asarray(Image.open(f"{prefix}_mask.png"))
+    n = int((mask < 128).sum())
+    assert unknown[0] <= n <= unknown[1], n
+    masked = np.asarray(Image.open(f"{prefix}_masked.png"))
+    assert masked.shape[:2] == (32, 32) and (masked[mask < 128] == 0).all()
+    assert f"{n} unknown pixels" in out
+
+
+def test_inpaint_mask_from_colour_fits(files, capsys):
+    code, out, err = run(capsys, "inpaint", files / "white_stripe.png", "--mask-from", "white",
+                         *FAST)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (("denoise", "--noise", "poisson:-1"), "PEAK"),
+    (("denoise", "--noise", "salt:3"), "unknown noise spec"),
+    (("denoise", "--noise", "poisson:3", "--add-noise", "5"), "not allowed"),
+    (("inpaint", "{d}/img.png", "--drop", "1.5"), "between 0 and 1"),
+    (("inpaint", "{d}/img.png", "--drop", "0"), "between 0 and 1"),
+    (("inpaint", "{d}/img.png", "--drop", "0.5", "--mask", "{d}/mask.png"), "not allowed"),
+    (("inpaint", "{d}/img.png", "--mask-from", "ochre"), "cannot read the colour"),
+    (("inpaint", "{d}/img.png", "--mask-from", "white,x"), "not a number"),
+    (("inpaint", "{d}/img.png", "--mask-from", "threshold:2"), "threshold must be in"),
+    (("inpaint", "{d}/img.png", "--mask-from", "alpha"), "no alpha channel"),
+    (("inpaint", "{d}/all_white.png", "--mask-from", "white"), "no known pixel"),
+    (("inpaint", "{d}/img.png", "--mask-from", "#00ff00,0.01"), "nothing to inpaint"),
+    (("inpaint", "{d}/img.png", "--text", "--preview-mask", "{d}/nodir/p"), "preview-mask"),
+])
+def test_bad_inpaint_options_exit_2(files, capsys, argv, message):
+    test_bad_input_exits_2_with_one_line(files, capsys, argv, message)
 
 
 @pytest.mark.parametrize("argv,message", [

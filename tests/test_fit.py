@@ -152,3 +152,50 @@ def test_fit_step_contract(image):
     assert s1.loss == s0.loss == seen[0][0]  # BN uses batch statistics: the same forward
     assert all(np.array_equal(a, b) for a, b in zip(before, seen[0][1], strict=True))
     assert any(not np.array_equal(a, b) for a, b in zip(before, params(), strict=True))
+
+
+def _planted_jump(at: set[int]):
+    """MSE whose value is multiplied by 100 on the given calls (0-based): a planted jump."""
+    from tinydip.functional import mse_loss
+
+    calls = []
+
+    def loss_fn(pred, target, weights=None):
+        value, grad = mse_loss(pred, target, weights)
+        calls.append(len(calls))
+        return (value * 100 if len(calls) - 1 in at else value), grad
+
+    return loss_fn
+
+
+def test_rollback_undoes_a_planted_jump_and_restores_the_weights(image):
+    ref = fit(small_unet(), image, iters=4, progress=False)  # weights before step 4
+    res = fit(small_unet(), image, iters=6, progress=False, rollback=True,
+              loss_fn=_planted_jump({5}))
+    assert res.rollbacks == [5] and res.iters_run == 6 and not res.diverged
+    assert [r["iter"] for r in res.history] == [0, 1, 2, 3, 4]  # the jump never recorded
+    for (name, a), (_, b) in zip(res.net.named_parameters(), ref.net.named_parameters()):
+        np.testing.assert_allclose(a.data, b.data, rtol=0, atol=1e-7, err_msg=name)
+    off = fit(small_unet(), image, iters=6, progress=False, loss_fn=_planted_jump({5}))
+    assert off.rollbacks == [] and len(off.history) == 6
+    moved = max(float(np.abs(a.data - b.data).max()) for (_, a), (_, b) in
+                zip(off.net.named_parameters(), ref.net.named_parameters()))
+    assert moved > 1e-4  # without rollback the weights went on
+
+
+def test_rollback_continues_after_the_jump_and_gives_up_on_a_run_of_them(image):
+    res = fit(small_unet(), image, iters=12, progress=False, rollback=True,
+              loss_fn=_planted_jump({3}))
+    assert res.rollbacks == [3] and len(res.history) == 11
+    res = fit(small_unet(), image, iters=40, progress=False, rollback=True, rollback_limit=5,
+              loss_fn=_planted_jump(set(range(2, 100))))
+    assert res.diverged and res.rollbacks == [2, 3, 4, 5, 6] and "rolled back 5" in res.stop_reason
+    with pytest.raises(ValueError, match="rollback_factor"):
+        fit(small_unet(), image, iters=2, progress=False, rollback=True, rollback_factor=1.0)
+
+
+def test_rollback_without_a_jump_changes_nothing(image):
+    a = fit(small_unet(), image, iters=20, progress=False, seed=1)
+    b = fit(small_unet(), image, iters=20, progress=False, seed=1, rollback=True)
+    assert b.rollbacks == [] and np.array_equal(a.last, b.last)
+    assert np.array_equal(a.smoothed, b.smoothed)

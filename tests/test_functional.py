@@ -375,3 +375,67 @@ def test_workspace_reuses_and_grows():
     clear_workspace()
     e = workspace("t", (3, 4), np.float64)
     assert not np.shares_memory(c, e)
+
+
+# ----------------------------------------------------------------------------------------------
+# Poisson negative log-likelihood (shot noise)
+# ----------------------------------------------------------------------------------------------
+def _poisson_fd(pred, target, mask=None):
+    from tinydip.functional import poisson_loss
+
+    return numerical_grad(lambda: np.array(poisson_loss(pred, target, mask)[0]), pred,
+                          np.array(1.0))
+
+
+def _poisson_data(seed=0):
+    rng = np.random.default_rng(seed)
+    pred = rng.uniform(0.05, 1.0, (2, 3, 4, 5))
+    target = rng.poisson(30 * rng.uniform(0, 1, (2, 3, 4, 5))) / 30.0
+    target[0, 0, 0, :2] = 0.0  # zero counts: y log y = 0
+    return pred, target
+
+
+def test_poisson_loss_value_and_gradient(record_error):
+    from tinydip.functional import poisson_loss
+
+    pred, target = _poisson_data()
+    loss, dpred = poisson_loss(pred, target)
+    ylogy = np.where(target > 0, target * np.log(np.where(target > 0, target, 1)), 0)
+    expect = np.mean(pred - target - target * np.log(pred) + ylogy)
+    assert loss == pytest.approx(expect, rel=1e-12) and loss >= 0
+    assert poisson_loss(target + 0.0 + (target == 0), target + (target == 0))[0] == \
+        pytest.approx(0.0, abs=1e-15)  # zero at p = y
+    np.testing.assert_allclose(dpred, (1 - target / pred) / pred.size, rtol=1e-12)
+    assert record_error("poisson_loss", rel_error(dpred, _poisson_fd(pred, target))) < 1e-7
+    mask = (np.random.default_rng(1).uniform(size=(1, 1, 4, 5)) < 0.5).astype(np.float64)
+    mask[0, 0, 0, 0] = 1
+    loss_m, d_m = poisson_loss(pred, target, mask)
+    assert np.all(d_m[np.broadcast_to(mask, pred.shape) == 0] == 0)
+    assert record_error("poisson_loss (masked)",
+                        rel_error(d_m, _poisson_fd(pred, target, mask))) < 1e-7
+    assert poisson_loss(pred.astype(np.float32), target.astype(np.float32))[1].dtype == \
+        np.float32
+
+
+def test_poisson_loss_is_finite_and_pushes_up_below_eps():
+    from tinydip.functional import poisson_loss
+    from tinydip.functional.losses import POISSON_EPS
+
+    pred = np.array([[[[0.0, -0.1, POISSON_EPS / 2, 0.5]]]])
+    target = np.array([[[[0.2, 0.3, 0.0, 0.5]]]])
+    loss, d = poisson_loss(pred, target)
+    assert np.isfinite(loss) and d[0, 0, 0, 0] < 0 and d[0, 0, 0, 1] < 0  # gradient descent
+    assert d[0, 0, 0, 0] == pytest.approx((1 - 0.2 / POISSON_EPS) / 4)  # the tangent's slope
+    with pytest.raises(ValueError, match="negative"):
+        poisson_loss(pred, -target - 1)
+
+
+def test_poisson_loss_gradcheck_catches_a_planted_bug():
+    """A gradient with y / p^2 instead of y / p (a classic slip) fails the check."""
+    from tinydip.functional import poisson_loss
+
+    pred, target = _poisson_data(2)
+    _, good = poisson_loss(pred, target)
+    wrong = (1 - target / pred**2) / pred.size
+    fd = _poisson_fd(pred, target)
+    assert rel_error(good, fd) < 1e-7 and rel_error(wrong, fd) > 1e-2

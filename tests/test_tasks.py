@@ -120,3 +120,24 @@ def test_a_problem_can_bring_its_own_stopping_spec_and_loss(clean):
                 loss_fn=loss_fn)
     r = run("denoise", p, iters=2, progress=False, net_options=OPTS)
     assert r.settings["stop"] == "wmv" and len(calls) == 2  # denoise's own auto is "val"
+
+
+def test_inpaint_reports_the_smooth_fills(clean):
+    from tinydip.masks import random_mask
+
+    mask = random_mask(32, 32, 0.5, np.random.default_rng(0))
+    r = inpaint(clean, mask, truth=clean, iters=2, progress=False, net_options=OPTS)
+    rep = r.report()
+    assert {"psnr_biharmonic", "psnr_harmonic"} <= set(rep)
+    assert rep["known_fraction"] == pytest.approx(mask.mean(), abs=1e-4)
+
+
+def test_denoise_with_the_poisson_loss(clean):
+    from tinydip.degrade import add_poisson_noise
+
+    noisy = add_poisson_noise(clean, 30, np.random.default_rng(0))
+    r = denoise(noisy, truth=clean, loss="poisson", iters=2, stop="none", progress=False,
+                net_options=OPTS)
+    assert r.report()["loss"] == "poisson" and np.isfinite(r.fit.best_loss)
+    with pytest.raises(ValueError, match="unknown loss"):
+        denoise(noisy, loss="l1", iters=1)

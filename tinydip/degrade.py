@@ -1,4 +1,5 @@
-"""Degradations for the Deep Image Prior tasks: noise, inpainting masks, the bicubic baseline.
+"""Degradations for the Deep Image Prior tasks: noise, inpainting masks, classical baselines
+(bicubic upsampling, harmonic / biharmonic fill).
 
 The linear operators (``Downsampler``, ``Mask``, ...) live in :mod:`tinydip.operators`;
 ``Downsampler`` is re-exported here for compatibility.
@@ -17,11 +18,16 @@ from .operators import Downsampler  # re-exported: the operator now lives in ope
 
 __all__ = [
     "add_noise",
+    "add_poisson_noise",
+    "parse_noise",
     "hole_mask",
     "text_mask",
     "apply_mask",
     "Downsampler",
     "bicubic_upsample",
+    "smooth_fill",
+    "harmonic_fill",
+    "biharmonic_fill",
 ]
 
 _Resampling = getattr(Image, "Resampling", Image)  # Pillow < 9.1 has no Image.Resampling
@@ -64,6 +70,39 @@ def add_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.nda
         raise ValueError(f"sigma must be a finite non-negative number, got {sigma!r}")
     noise = rng.standard_normal(a.shape) * (float(sigma) / 255.0)
     return np.clip(a + noise, 0.0, 1.0).astype(a.dtype)
+
+
+def add_poisson_noise(img: np.ndarray, peak: float, rng: np.random.Generator) -> np.ndarray:
+    """Shot noise: ``k ~ Poisson(peak * img)`` photon counts, returned as ``k / peak``.
+
+    ``peak`` (> 0) is the count of a pixel of value 1: the lower, the noisier (the noise
+    standard deviation at value x is ``sqrt(x / peak)``; peak 30 at x = 0.5: ~33/255). NOT
+    clipped: a bright pixel may read above 1 (clipping would bias the counts the Poisson
+    likelihood is about). Same shape and dtype as ``img``.
+    """
+    _check_rng(rng)
+    a = np.asarray(img)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"add_poisson_noise expects a float image in [0, 1], got {a.dtype}")
+    if not np.isfinite(peak) or peak <= 0:
+        raise ValueError(f"peak must be a finite positive number, got {peak!r}")
+    counts = rng.poisson(np.clip(a.astype(np.float64), 0, None) * float(peak))
+    return (counts / float(peak)).astype(a.dtype)
+
+
+def parse_noise(spec: str) -> tuple[str, float]:
+    """``gaussian:SIGMA`` (0-255 scale) or ``poisson:PEAK`` -> ``(kind, value)``."""
+    kind, _, value = str(spec).strip().lower().partition(":")
+    if kind not in ("gaussian", "poisson") or not value:
+        raise ValueError(f"unknown noise spec {spec!r}: give gaussian:SIGMA or poisson:PEAK")
+    try:
+        v = float(value)
+    except ValueError:
+        raise ValueError(f"noise spec {spec!r}: {value!r} is not a number") from None
+    if not np.isfinite(v) or v < 0 or (kind == "poisson" and v == 0):
+        need = "PEAK must be > 0" if kind == "poisson" else "SIGMA must be >= 0"
+        raise ValueError(f"noise spec {spec!r}: {need} and finite")
+    return kind, v
 
 
 def hole_mask(h: int, w: int, frac: float, rng: np.random.Generator) -> np.ndarray:
@@ -218,3 +257,65 @@ def bicubic_upsample(img_lr: np.ndarray, factor: int) -> np.ndarray:
         out[:, :, c] = np.asarray(im.resize((w * f, h * f), _Resampling.BICUBIC))
     out = np.clip(out, 0.0, 1.0)
     return out[:, :, 0] if a.ndim == 2 else out
+
+
+def _grid_laplacian(h: int, w: int):
+    """Graph Laplacian ``L = D - A`` of the 4-connected h x w pixel grid (CSR, float64):
+    (L x)_p = sum over the neighbours q of p of (x_p - x_q) -- the 5-point Laplacian (negated)
+    with Neumann (reflecting) boundary: a pixel on the edge has only its in-image neighbours."""
+    import scipy.sparse as sp
+
+    idx = np.arange(h * w).reshape(h, w)
+    rows = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
+    cols = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
+    ones = np.ones(rows.size)
+    adj = sp.coo_matrix((ones, (rows, cols)), shape=(h * w, h * w))
+    adj = (adj + adj.T).tocsr()
+    return (sp.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj).tocsr()
+
+
+def smooth_fill(img: np.ndarray, mask: np.ndarray, order: int = 1) -> np.ndarray:
+    """Fill the unknown pixels (``mask == False``) of an ``(H, W[, C])`` image smoothly.
+
+    ``order=1``: the **harmonic** fill -- Laplace's equation ``L x = 0`` on the unknown pixels
+    with the known pixels as Dirichlet data (minimises ``x^T L x``, the sum of squared
+    differences between neighbours). ``order=2``: the **biharmonic** fill -- minimises
+    ``|L x|^2`` (the squared Laplacian ``L^T L`` on the unknown pixels): smoother, it
+    continues gradients across gaps instead of flattening them. ``L`` is the 4-neighbour
+    graph Laplacian with reflecting (Neumann) image border (:func:`_grid_laplacian`). One
+    sparse LU factorisation solves every channel. Known pixels are kept exactly; the result
+    is float32 clipped to [0, 1]. At least one pixel must be known (then the systems are
+    positive definite: the grid is connected).
+    """
+    import scipy.sparse.linalg as spla
+
+    a = np.asarray(img)
+    m = _as_bool_mask(mask)
+    planes = a[:, :, None] if a.ndim == 2 else a
+    if planes.ndim != 3 or planes.shape[:2] != m.shape:
+        raise ValueError(f"image of shape {a.shape} does not match mask of shape {m.shape}")
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 (harmonic) or 2 (biharmonic), got {order!r}")
+    if not m.any():
+        raise ValueError("the mask has no known pixel: nothing to fill from")
+    h, w, c = planes.shape
+    out = planes.astype(np.float64).reshape(h * w, c)
+    unknown = ~m.ravel()
+    if unknown.any():
+        lap = _grid_laplacian(h, w)
+        q = lap if order == 1 else (lap.T @ lap).tocsr()
+        q_uu = q[unknown][:, unknown].tocsc()
+        q_uk = q[unknown][:, ~unknown]
+        out[unknown] = spla.splu(q_uu).solve(np.asarray(-(q_uk @ out[~unknown])))
+    out = np.clip(out, 0.0, 1.0).astype(np.float32).reshape(h, w, c)
+    return out[:, :, 0] if a.ndim == 2 else out
+
+
+def harmonic_fill(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """:func:`smooth_fill` of order 1 (Laplace's equation on the unknown pixels)."""
+    return smooth_fill(img, mask, 1)
+
+
+def biharmonic_fill(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """:func:`smooth_fill` of order 2 (the squared Laplacian on the unknown pixels)."""
+    return smooth_fill(img, mask, 2)

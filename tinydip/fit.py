@@ -54,6 +54,14 @@ class FitConfig:
     holdout: float = 0.05  # fraction of known pixels held out by the "val" rule
     progress: bool | None = None  # None: a progress bar when the run is long
     keep_best_state: bool = False  # also return the weights that produced `best` (best_state)
+    # rollback (the official DIP denoising code): when the loss jumps above rollback_factor
+    # times the last accepted loss (10**0.5: the PSNR to the observation drops by > 5 dB) or
+    # is not finite, the step is undone -- weights AND Adam state restored -- and the loop
+    # goes on (the jumped iterate never reaches the outputs nor the stopping rule). Costs a
+    # copy of weights and Adam state per step.
+    rollback: bool = False
+    rollback_factor: float = 10 ** 0.5
+    rollback_limit: int = 20  # this many rollbacks in a row: stop as diverged
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,7 @@ class FitResult:
     z: np.ndarray | None = None
     net: Module | None = None
     best_state: dict[str, np.ndarray] | None = None  # state_dict at best_iter (keep_best_state)
+    rollbacks: list[int] = field(default_factory=list)  # iterations undone (FitConfig.rollback)
 
     @property
     def seconds_per_iter(self) -> float:
@@ -205,6 +214,8 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
             raise ValueError(f"fit: {name} must be one of {allowed}, got {value!r}")
     if cfg.iters < 1:
         raise ValueError(f"fit: iters must be >= 1, got {cfg.iters}")
+    if cfg.rollback and not cfg.rollback_factor > 1:
+        raise ValueError(f"fit: rollback_factor must be > 1, got {cfg.rollback_factor}")
     obs = np.asarray(observation)
     if obs.ndim != 4 or obs.shape[0] != 1:
         raise ValueError(f"fit: observation must have shape (1, C, H, W), got {obs.shape}")
@@ -246,10 +257,18 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
     stopped_iter, stop_reason, interrupted = None, "iteration budget reached", False
     interrupted_by, diverged = None, False
 
+    saver = _Snapshot(net, opt) if cfg.rollback else None
+    ref_loss, jumped, in_a_row, rollbacks = math.inf, False, 0, []
+
     def keep_state(loss: float) -> None:  # before the update: the weights behind this output
-        nonlocal best_state
+        nonlocal best_state, ref_loss, jumped
         if cfg.keep_best_state and loss < best_loss:
             best_state = net.state_dict()
+        if saver is not None:
+            jumped = saver.saved and not loss <= cfg.rollback_factor * ref_loss
+            if not jumped:  # accepted: remember these weights (before this update)
+                saver.save()
+                ref_loss = loss
 
     start = time.perf_counter()
     try:
@@ -264,6 +283,19 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
                                        before_update=keep_state, loss_fn=loss_fn)
             if out.dtype != np.float32:
                 raise AssertionError(f"fit: network produced {out.dtype}, expected float32")
+            if jumped:  # undo: back to the last accepted weights and Adam state
+                saver.restore()
+                rollbacks.append(it)
+                in_a_row += 1
+                it_done = it + 1
+                bar.update(1)
+                if in_a_row >= cfg.rollback_limit:
+                    diverged, stopped_iter = True, it
+                    stop_reason = (f"rolled back {in_a_row} times in a row at iteration {it} "
+                                   f"(is the learning rate {cfg.lr:g} too high?)")
+                    break
+                continue
+            in_a_row = 0
             if not math.isfinite(loss):  # diverged (e.g. too high a learning rate): keep
                 diverged, stopped_iter = True, it  # what came before, stop at once
                 stop_reason = (f"the loss became {loss} at iteration {it} (diverged: is the "
@@ -329,4 +361,29 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
                      best_loss=float(best_loss), iters_run=it_done, seconds=seconds,
                      history=history, stopped_iter=stopped_iter, stop_reason=stop_reason,
                      interrupted=interrupted, interrupted_by=interrupted_by,
-                     diverged=diverged, z=z, net=net, best_state=best_state)
+                     diverged=diverged, z=z, net=net, best_state=best_state,
+                     rollbacks=rollbacks)
+
+
+class _Snapshot:
+    """The network's parameters and buffers and Adam's state, copied into buffers allocated
+    once (``save``) and copied back (``restore``): :attr:`FitConfig.rollback`."""
+
+    def __init__(self, net: Module, opt: Adam) -> None:
+        self.opt = opt
+        live = [p.data for _, p in net.named_parameters()]
+        live += [b for _, b in net.named_buffers()] + list(opt.m) + list(opt.v)
+        self.live = live
+        self.copy = [np.empty_like(a) for a in live]
+        self.t = 0
+        self.saved = False
+
+    def save(self) -> None:
+        for dst, src in zip(self.copy, self.live, strict=True):
+            np.copyto(dst, src)
+        self.t, self.saved = self.opt.t, True
+
+    def restore(self) -> None:
+        for dst, src in zip(self.live, self.copy, strict=True):
+            np.copyto(dst, src)
+        self.opt.t = self.t

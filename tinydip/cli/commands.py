@@ -39,6 +39,9 @@ def _common(p: argparse.ArgumentParser, iters_default: str) -> None:
     p.add_argument("--out", metavar="OUT.png", help="write the output image here")
     p.add_argument("--report", metavar="REPORT.json", help="write a JSON report here")
     p.add_argument("--plot", metavar="FIG.png", help="write training curves and images here")
+    p.add_argument("--rollback", action="store_true",
+                   help="undo a step whose loss jumps above 10^0.5 times the last one (the "
+                   "official DIP denoising code's backtracking; off by default)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--max-memory", type=memory_size, metavar="SIZE", default=None,
                    help="refuse to start a fit estimated to need more memory than this "
@@ -58,6 +61,8 @@ def _options(args) -> dict:
         opts["iters"] = args.iters
     if args.lr is not None:
         opts["lr"] = args.lr
+    if args.rollback:
+        opts["rollback"] = True
     return opts
 
 
@@ -92,6 +97,10 @@ def run_task(task: Task, args) -> int:
     problem = task.from_args(args)
     for note in problem.notes:
         print(note, file=sys.stderr)
+    if problem.preview is not None:  # e.g. inpaint --preview-mask: instead of the fit
+        for line in problem.preview():
+            print(line)
+        return 0
     if args.truth:  # --truth wins over a truth the task made itself
         problem = replace(problem, truth=_truth(args, problem.output_shape()))
     result = tasks.run(task, problem, net=args.net, seed=args.seed,
@@ -108,6 +117,8 @@ def _finish(args, result: tasks.TaskResult) -> int:
           f"(iteration {sel.iteration})")
     if f.stopped_iter is not None:
         print(f"  stopped early: {f.stop_reason}")
+    if f.rollbacks:
+        print(f"  rolled back {len(f.rollbacks)} step(s) whose loss jumped")
     if f.interrupted:
         print(f"  interrupted ({f.interrupted_by}): writing the results so far")
     if f.diverged:

@@ -10,7 +10,7 @@ method of the layer, e.g. ``BatchNorm2d.folded_affine``), never positions.
 from .activations import leaky_relu_backward, leaky_relu_forward, sigmoid_backward, sigmoid_forward
 from .batchnorm import BatchNormCache, batchnorm_backward, batchnorm_forward
 from .conv import ConvCache, conv2d_backward, conv2d_forward, conv2d_naive
-from .losses import mse_loss
+from .losses import mse_loss, poisson_loss
 from .upsample import upsample_backward, upsample_forward
 from .winograd import WinogradCache
 
@@ -26,6 +26,7 @@ __all__ = [
     "leaky_relu_backward",
     "leaky_relu_forward",
     "mse_loss",
+    "poisson_loss",
     "sigmoid_backward",
     "sigmoid_forward",
     "upsample_backward",

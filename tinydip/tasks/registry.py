@@ -33,6 +33,9 @@ class Problem:
     ``notes``: lines the CLI prints on stderr before fitting. Variants of a task may differ
     from its declaration: ``stopping`` (a stopping spec, as ``Task.stopping``) and
     ``loss_fn`` (the energy, ``mse_loss``'s contract) override the task's when given.
+    ``preview``: if set, an action that REPLACES the fit (e.g. ``inpaint --preview-mask``
+    writing the mask and the masked image): the CLI calls it, prints the lines it returns
+    and exits 0 without fitting.
     """
 
     observation: np.ndarray
@@ -43,6 +46,7 @@ class Problem:
     notes: list[str] = field(default_factory=list)
     stopping: dict | None = None
     loss_fn: Callable | None = None
+    preview: Callable[[], list[str]] | None = None
 
     def output_shape(self) -> tuple[int, int, int]:
         """(H, W, C) of the reconstruction: ``operator.input_shape`` of the observation."""

@@ -104,6 +104,7 @@ class TaskResult:
                "stop_on": self.settings.get("stop_on"),
                "stop_options": self.settings.get("stop_options"), "stopped_iter": f.stopped_iter,
                "stop_reason": f.stop_reason, "interrupted": f.interrupted,
+               "rollbacks": list(f.rollbacks),
                "settings": self.settings}
         for k, v in {**self.psnr, **self.baselines}.items():
             rep[f"psnr_{k}"] = None if not math.isfinite(v) else round(v, 4)
