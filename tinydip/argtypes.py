@@ -7,14 +7,23 @@ import argparse
 import math
 
 
-def positive_int(text: str) -> int:
+def _whole(text: str, minimum: int, want: str) -> int:
+    """``int(text)`` if it is at least ``minimum``, else argparse's one-line error."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {want}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole(text, 1, "a positive number")
+
+
+def nonnegative_int(text: str) -> int:
+    return _whole(text, 0, "0 or more")
 
 
 def _finite_float(text: str, ok, want: str) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..argtypes import learning_rate, memory_size, positive_int
+from ..argtypes import learning_rate, memory_size, nonnegative_int, positive_int
 from ..codec.deepdecoder import CodecConfig, check_config, compress, decompress
 from ..codec.quantize import VALID_BITS
 from ..fileio import (
@@ -49,12 +49,6 @@ of decoding the written file; JPEG at the same file size and Haar wavelet thresh
 as many coefficients as the decoder has parameters are reported beside it."""
 
 DECOMPRESS_HELP = "decode a .tdd file to an image (deterministic)"
-
-
-def _nonneg_int(text: str) -> int:
-    if text.strip() == "0":
-        return 0
-    return positive_int(text)
 
 
 def _bits(text: str) -> int:
@@ -115,7 +109,7 @@ def add_commands(subparsers) -> None:
                    f"32 = float32 (default {_DEFAULTS.bits})")
     p.add_argument("--iters", type=positive_int, default=_DEFAULTS.iters,
                    help=f"Adam steps of the fit (default {_DEFAULTS.iters})")
-    p.add_argument("--finetune-iters", type=_nonneg_int, default=_DEFAULTS.qat_iters,
+    p.add_argument("--finetune-iters", type=nonnegative_int, default=_DEFAULTS.qat_iters,
                    help=f"quantisation-aware fine-tuning steps (default "
                    f"{_DEFAULTS.qat_iters}; 0 = plain quantisation)")
     p.add_argument("--lr", type=learning_rate, default=_DEFAULTS.lr,

@@ -5,17 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..argtypes import positive_int
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {v}")
-    return v
+from ..argtypes import nonnegative_int, positive_int
 
 
 def add_study(p: argparse.ArgumentParser) -> None:
@@ -30,7 +20,7 @@ def add_study(p: argparse.ArgumentParser) -> None:
                    "budget (default 1000)")
     p.add_argument("--out", required=True, metavar="DIR", help="results folder (rerun the "
                    "same command to resume: finished runs are skipped)")
-    p.add_argument("--workers", type=_nonneg_int, default=None, help="local Dask worker "
+    p.add_argument("--workers", type=nonnegative_int, default=None, help="local Dask worker "
                    "processes (default: one per core); 0 = no Dask, runs in this process")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask "
                    "scheduler and its workers instead of a local cluster")
