@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tinydip.images import sample_image, save_image
+from tinydip.masks import random_mask
 from tinydip.metrics import psnr
 from tinydip.study import baselines
 from tinydip.study import tasks as study_tasks
@@ -132,7 +133,9 @@ def test_degradations_are_seeded_and_shaped():
     assert not np.array_equal(a.observation, study_tasks.degrade(den, img, 4).observation)
     inp, _ = study_tasks.task_spec({"kind": "inpaint", "fraction": 0.25}, "t")
     o = study_tasks.degrade(inp, img, 0)
-    assert o.mask.sum() == 36 * 36 - round(0.25 * 36 * 36)
+    # the same mask as `tinydip inpaint --drop 0.25 --seed 0` makes (tinydip.masks.random_mask)
+    assert np.array_equal(o.mask, random_mask(36, 36, 0.25, np.random.default_rng(0)))
+    assert abs((~o.mask).mean() - 0.25) < 0.05
     assert np.all(o.observation[~o.mask] == 0)
     sr, _ = study_tasks.task_spec({"kind": "sr", "factor": 8}, "t")
     o = study_tasks.degrade(sr, img, 0)  # 36 is cropped to 32, the multiple of 8

@@ -18,6 +18,7 @@ import numpy as np
 from .. import tasks as dip_tasks
 from ..degrade import Downsampler, add_noise, bicubic_upsample, hole_mask, text_mask
 from ..images import to_image, to_tensor
+from ..masks import random_mask
 from ..models import deep_decoder
 from ..models.unet import UNetConfig
 from . import baselines
@@ -173,17 +174,6 @@ class Observation:
     info: dict = field(default_factory=dict)
 
 
-def random_pixel_mask(h: int, w: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """``round(fraction * h * w)`` pixels missing (False), chosen uniformly without replacement.
-
-    TODO: switch to tinydip.degrade's random-pixel mask (the inpaint ``--drop`` option) once
-    it lands, so a study and the CLI make the same mask from the same seed.
-    """
-    mask = np.ones(h * w, dtype=bool)
-    mask[rng.permutation(h * w)[:round(fraction * h * w)]] = False
-    return mask.reshape(h, w)
-
-
 def degrade(task: TaskSpec, clean: np.ndarray, seed: int) -> Observation:
     """The observation of ``clean`` for ``task``; the degradation draws from ``seed`` only,
     so every setting of a study sees the same noisy/masked/low-resolution image."""
@@ -194,7 +184,7 @@ def degrade(task: TaskSpec, clean: np.ndarray, seed: int) -> Observation:
     if task.kind == "inpaint":
         kind = task.params["mask"]
         if kind == "random":
-            mask = random_pixel_mask(h, w, task.params["fraction"], rng)
+            mask = random_mask(h, w, task.params["fraction"], rng)  # as `inpaint --drop`
         elif kind == "hole":
             mask = hole_mask(h, w, task.params["fraction"], rng)
         else:
