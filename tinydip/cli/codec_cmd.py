@@ -212,6 +212,8 @@ def run_decompress(args) -> int:
     written = save_image(args.output, img.astype(np.float32))
     H, W, C = img.shape
     arch = header["architecture"]
+    coding = (f"format 3, {header['coder']} coder" if header.get("format_version") == 3
+              else f"format {2 if 'bits' in header else 1}, {header['bits']} bits")
     print(f"decompress: {args.file} -> {written}: {H}x{W}x{C}, k={arch['k']}, "
-          f"{arch['layers']} layers, {header['bits']} bits, decoded in {seconds:.2f} s")
+          f"{arch['layers']} layers, {coding}, decoded in {seconds:.2f} s")
     return 0

@@ -55,21 +55,27 @@ from tinydip.codec.container import (
     decode_tdd,
     describe_tdd,
     encode_tdd,
+    encode_tdd3,
     read_tdd,
     write_tdd,
 )
 from tinydip.codec.deepdecoder import (
     CodecConfig,
     CompressResult,
+    Fitted,
     compress,
     decompress,
+    encode_fitted,
+    fit_image,
 )
 from tinydip.codec.folded import fold_batchnorm
 from tinydip.codec.quantize import (
     QTensor,
+    StepCodes,
     dequantize,
     pack_codes,
     quantize,
+    step_quantize,
     unpack_codes,
 )
 
@@ -90,6 +96,12 @@ __all__ = [
     "dequantize",
     "describe_tdd",
     "encode_tdd",
+    "encode_tdd3",
+    "encode_fitted",
+    "fit_image",
+    "Fitted",
+    "StepCodes",
+    "step_quantize",
     "haar_compress",
     "haar_forward",
     "haar_inverse",
