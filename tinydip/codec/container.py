@@ -1,10 +1,14 @@
-"""The ``.tdd`` file format (version 2): a quantised Deep Decoder on disk.
+"""The ``.tdd`` file format: framing for every version, and the JSON versions 1-2.
+
+Version 3 (written by :func:`encode_tdd3`; the header is binary, see
+:mod:`tinydip.codec.format3`) shares the framing below. What follows describes version 2
+(written by :func:`encode_tdd`, still used for raw float16/float32 weights).
 
 Layout (all integers little-endian)::
 
     offset  size  field
     0       8     magic  b"TINYDIP\\x00"
-    8       2     format version (uint16) = 2
+    8       2     format version (uint16) = 2 (3: see tinydip.codec.format3)
     10      4     stored header length H (uint32)
     14      H     header: UTF-8 JSON object, zlib-compressed (version 1: not compressed)
     14+H    P     payload: the packed tensors, concatenated, then compressed
