@@ -176,3 +176,35 @@ def test_haar_bad_input():
         haar_forward(np.zeros((4, 4)), -1)
     with pytest.raises(ValueError):
         haar_forward(np.zeros(4))
+
+
+# ------------------------------------------------------------ Pillow codecs, charged Haar
+
+@pytest.mark.parametrize("codec", ["jpeg", "webp", "jpeg2000", "avif"])
+def test_codec_at_size_fits_the_budget(codec):
+    from tinydip.codec.pillow_codecs import available, codec_at_size
+
+    if not available(codec):
+        pytest.skip(f"this Pillow lacks {codec}")
+    img = sample_image(64)
+    small, large = codec_at_size(img, 700, codec), codec_at_size(img, 2500, codec)
+    for r, budget in ((small, 700), (large, 2500)):
+        assert r["bytes"] == len(r["data"])
+        assert r["bytes"] <= budget or r["exceeds"]
+        assert r["image"].shape == img.shape and r["image"].dtype == np.float32
+    assert large["bytes"] > small["bytes"]
+    assert np.mean((large["image"] - img) ** 2) < np.mean((small["image"] - img) ** 2)
+    tiny = codec_at_size(img, 1, codec)
+    assert tiny["exceeds"] and tiny["bytes"] > 1  # the smallest file it can make, said so
+
+
+def test_haar_charged_pays_for_positions():
+    from tinydip.codec.baselines import haar_at_size, haar_quantized
+
+    img = sample_image(64)
+    a, b = haar_at_size(img, 800), haar_at_size(img, 3000)
+    assert a["bytes"] <= 800 and b["bytes"] <= 3000 and b["step"] < a["step"]
+    err = [float(np.mean((r["image"] - img) ** 2)) for r in (a, b)]
+    assert err[1] < err[0]
+    rec, n = haar_quantized(img, 1e-4)  # a fine step: nearly lossless, and large
+    assert np.abs(rec - np.clip(img, 0, 1)).max() < 1e-3 and n > 3000

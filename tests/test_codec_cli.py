@@ -156,3 +156,49 @@ def test_help_mentions_z_not_stored(capsys):
         main(["compress", "--help"])
     text = capsys.readouterr().out
     assert "NOT stored" in text and "seed" in text
+
+
+def test_missing_constriction_one_line_exit_2(files, capsys, monkeypatch):
+    """A file entropy-coded with ANS needs the optional package: one line, exit 2."""
+    import sys
+
+    from tinydip.codec.container import describe_tdd
+
+    pytest.importorskip("constriction")
+    ans = files["dir"] / "ans.tdd"
+    assert main(["compress", str(files["png"]), "-o", str(ans), *FAST, "--iters", "3",
+                 "--coder", "ans"]) == 0
+    assert describe_tdd(ans)["coder"] == "ans"
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "constriction", None)
+    assert main(["decompress", str(ans), "-o", str(files["dir"] / "x.png")]) == 2
+    err = one_error_line(capsys)
+    assert "pip install 'tinydip[codec]'" in err
+    # compressing without it still works (lzma/zlib); asking for ANS is refused
+    out = files["dir"] / "noans.tdd"
+    assert main(["compress", str(files["png"]), "-o", str(out), *FAST, "--iters", "3"]) == 0
+    assert describe_tdd(out)["coder"] in ("lzma", "zlib", "none")
+    capsys.readouterr()
+    assert main(["compress", str(files["png"]), "-o", str(out), *FAST, "--coder", "ans"]) == 2
+    assert "constriction" in one_error_line(capsys)
+
+
+def test_target_bytes(files, capsys):
+    out, rep = files["dir"] / "t.tdd", files["dir"] / "t.json"
+    args = ["compress", str(files["png"]), "-o", str(out), "--report", str(rep), "--layers",
+            "4", "--iters", "20", "--finetune-iters", "2", "--quiet"]
+    assert main([*args, "--target-bytes", "400"]) == 0
+    r = json.loads(rep.read_text())
+    assert out.stat().st_size == r["file_bytes"] <= 400
+    assert r["search"]["met"] and r["search"]["fits"] == 1
+    assert r["search"]["k"] == r["k"] and len(r["search"]["candidates"]) >= 2
+    assert "chose k=" in capsys.readouterr().err
+    assert main([*args, "--target-bpp", "0.5", "--k", "6"]) == 0  # 0.5 bpp of 32x32: 64 B
+    r = json.loads(rep.read_text())
+    assert r["k"] == 6 and not r["search"]["met"]  # the smallest file found, said so
+    capsys.readouterr()
+    assert main([*args, "--target-bytes", "400", "--bits", "16"]) == 2
+    assert "--bits 2..15" in one_error_line(capsys)
+    with pytest.raises(SystemExit) as exc:  # one target at a time
+        main([*args, "--target-bytes", "400", "--target-psnr", "20"])
+    assert exc.value.code == 2

@@ -221,9 +221,9 @@ def test_version_1_files_still_read(tiny_file):
 
 
 def test_future_version(tiny_file):
-    future = tiny_file[:8] + struct.pack("<H", 3) + tiny_file[10:]
-    with pytest.raises(CodecError, match="written by a newer tinydip: format version 3, "
-                                         "this reader supports 2"):
+    future = tiny_file[:8] + struct.pack("<H", 4) + tiny_file[10:]
+    with pytest.raises(CodecError, match="written by a newer tinydip: format version 4, "
+                                         "this reader supports 3"):
         decode_tdd(future)
     with pytest.raises(CodecError, match="version 0"):
         decode_tdd(tiny_file[:8] + struct.pack("<H", 0) + tiny_file[10:])

@@ -10,8 +10,9 @@ import zlib
 import numpy as np
 import pytest
 
-from tinydip.codec import CodecError
+from tinydip.codec import CodecError, decode_tdd, encode_tdd3, step_quantize
 from tinydip.codec.container import MAGIC
+from tinydip.codec.decoding import layout
 from tinydip.codec.deepdecoder import CodecConfig, compress, decompress
 from tinydip.codec.folded import decode_image, decode_memory, tensor_shapes
 from tinydip.images import sample_image
@@ -28,10 +29,49 @@ def _split(data: bytes) -> tuple[dict, bytes]:
     return json.loads(zlib.decompress(data[14:14 + hlen])), data[14 + hlen:-4]
 
 
+def _reencode3(data: bytes, **changes) -> bytes:
+    """A format-3 file with other header keys and the same stored tensors."""
+    header, tensors = decode_tdd(data)
+    steps = {t["name"]: t["step"] for t in header["tensors"]}
+    user = {k: header[k] for k in ("model", "height", "width", "channels", "architecture",
+                                   "seed")}
+    q = {n: step_quantize(v, steps[n]) for n, v in tensors.items()}
+    return encode_tdd3({**user, **changes}, q, layout=layout)
+
+
 @pytest.fixture(scope="module")
 def small_file() -> bytes:
+    """Format 2 (raw float16 values: a JSON header these tests rewrite)."""
+    cfg = CodecConfig(k=8, layers=4, iters=5, qat_iters=0, bits=16, progress=False)
+    return compress(sample_image(32), cfg).data
+
+
+@pytest.fixture(scope="module")
+def small_file3() -> bytes:
     cfg = CodecConfig(k=8, layers=4, iters=5, qat_iters=0, progress=False)
     return compress(sample_image(32), cfg).data
+
+
+def test_format3_huge_image_or_architecture_refused_before_decoding(small_file3):
+    assert _reencode3(small_file3) == small_file3  # the helper changes nothing by itself
+    crafted = _reencode3(small_file3, height=32768, width=32768)
+    assert len(crafted) < 2048
+    tracemalloc.start()
+    try:
+        with pytest.raises(CodecError, match=r"decoding needs about \d+\.\d GB .*32768x32768"):
+            decompress(crafted)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20
+    header, _ = decode_tdd(small_file3)
+    wide = {**header["architecture"], "k": 4096}  # same layers: same tensor count
+    with pytest.raises(CodecError, match=r"k=4096, 4 layers\), over the budget"):
+        decompress(_reencode3(small_file3, architecture=wide, height=1024, width=1024),
+                   max_memory=4 * 2**30)
+    deeper = {**header["architecture"], "layers": 10}  # the tensors no longer fit it
+    with pytest.raises(CodecError, match="do not match the architecture"):
+        decompress(_reencode3(small_file3, architecture=deeper, height=1024, width=1024))
 
 
 def test_a_huge_declared_image_is_refused_before_decoding(small_file):

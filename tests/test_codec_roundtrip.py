@@ -10,6 +10,7 @@ import pytest
 from tinydip.codec import CodecError, decode_tdd, describe_tdd, encode_tdd
 from tinydip.codec.deepdecoder import CodecConfig, compress, decompress, quantised, stats
 from tinydip.codec.folded import build_decoder, decode_image, decoder_input, fold_batchnorm
+from tinydip.codec.quantize import step_values
 from tinydip.functional import mse_loss
 from tinydip.images import load_image, sample_image, to_tensor
 from tinydip.metrics import psnr
@@ -94,7 +95,8 @@ def test_header_and_counts(image, result):
     assert (header["height"], header["width"], header["channels"]) == (32, 40, 3)
     assert header["architecture"] == {"k": 8, "layers": 4, "out_channels": 3,
                                       "upsample_mode": "bilinear", "input_scale": 0.1}
-    assert header["seed"] == 0 and header["bits"] == 8
+    assert header["seed"] == 0 and header["format_version"] == 3
+    assert header["coder"] in ("ans", "lzma", "zlib", "none")
     assert result.num_parameters == 4 * 64 + 2 * 4 * 8 + 8 * 3 == result.stored_values
     info = describe_tdd(result.data)
     assert info["num_values"] == result.stored_values
@@ -114,17 +116,32 @@ def test_finetuning_never_hurts(result):
     assert min(h["loss"] for h in qat) <= qat[0]["loss"]
 
 
-@pytest.mark.parametrize("bits", [4, 16, 32])
-def test_bits_option(image, bits):
-    r = compress(image, TINY, bits=bits, iters=5, qat_iters=2)
+@pytest.mark.parametrize("allocation", ["uniform", "rd"])
+def test_step_grid_files(image, allocation):
+    """bits 2..15: format 3, every tensor on its own grid step * q (step from the header)."""
+    r = compress(image, TINY, bits=4, iters=5, qat_iters=2, allocation=allocation)
     header, tensors = decode_tdd(r.data)
-    assert header["bits"] == bits
-    kinds = {t["kind"] for t in header["tensors"]}
-    assert kinds == {{4: "codes", 16: "float16", 32: "float32"}[bits]}
-    assert describe_tdd(r.data)["raw_payload_bytes"] >= r.stored_values * bits // 8
+    assert header["format_version"] == 3 and describe_tdd(r.data)["bits"] is None
+    steps = {t["name"]: t["step"] for t in header["tensors"]}
+    assert steps == r.steps
     for name, value in tensors.items():
         assert np.array_equal(value, r.tensors[name])
-        assert np.array_equal(quantised(value, bits), value)  # on the quantisation grid
+        assert np.array_equal(step_values(value, steps[name]), value)  # on the grid
+    if allocation == "uniform":  # 2^4 levels over each fitted tensor's range; fine-tuning
+        # and the BatchNorm refold move the stored values a little beyond it
+        assert all(t["hi"] - t["lo"] <= 24 for t in header["tensors"])
+    assert np.array_equal(decompress(r.data), r.image)
+
+
+@pytest.mark.parametrize("bits", [16, 32])
+def test_raw_float_bits_write_format_2(image, bits):
+    r = compress(image, TINY, bits=bits, iters=5, qat_iters=2)
+    header, tensors = decode_tdd(r.data)
+    assert header["bits"] == bits and describe_tdd(r.data)["version"] == 2
+    assert {t["kind"] for t in header["tensors"]} == {f"float{bits}"}
+    for name, value in tensors.items():
+        assert np.array_equal(value, r.tensors[name])
+        assert np.array_equal(quantised(value, bits), value)
     assert np.array_equal(decompress(r.data), r.image)
 
 

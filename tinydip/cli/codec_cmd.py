@@ -15,8 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..argtypes import learning_rate, memory_size, nonnegative_int, positive_int
+from ..argtypes import (
+    learning_rate,
+    memory_size,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
+from ..codec.allocation import ALLOCATIONS
 from ..codec.deepdecoder import CodecConfig, check_config, compress, decompress
+from ..codec.entropy import CODERS
+from ..codec.fitting import SCHEDULES
 from ..codec.quantize import VALID_BITS
 from ..fileio import (
     FIGURE_EXTENSIONS,
@@ -34,16 +43,19 @@ _DEFAULTS = CodecConfig()
 COMPRESS_HELP = "compress an image into a .tdd file (a fitted, quantised Deep Decoder)"
 COMPRESS_DESCRIPTION = f"""\
 Compress an image by fitting a Deep Decoder (Heckel & Hand, 2019) to it and storing the
-network. The .tdd file holds the image size and channels, the architecture (k, layers,
-output channels, upsampling mode, input scale), the seed, and the weights quantised to
---bits bits per value (uniform per tensor): the 1x1 convolutions plus each BatchNorm
-folded into a per-channel scale and shift -- 6k^2 + 12k + kc values for 6 layers and c
-channels, plus a compressed header of about 0.5 KB. The network input z is NOT stored: it is
-regenerated from the seed. k sets the rate (k=64 on a 256x256 RGB image: about 24 KB).
+network. The .tdd file (format 3) holds the image size and channels, the architecture (k,
+layers, output channels, upsampling mode, input scale), the seed, and the weights: the 1x1
+convolutions plus each BatchNorm folded into a per-channel scale and shift -- 6k^2 + 12k + kc
+values for 6 layers and c channels -- each tensor on its own quantisation grid (--bits sets
+about 2^bits levels per tensor; --allocation rd moves precision to the tensors that matter),
+entropy-coded with a fitted Laplace model per tensor (ANS, with the optional 'constriction'
+package: pip install 'tinydip[codec]'; without it lzma/zlib), behind a ~0.1 KB binary header.
+The network input z is NOT stored: it is regenerated from the seed. k sets the rate; or give
+--target-bytes / --target-bpp / --target-psnr and the search chooses k and the step sizes.
 
-Encoding: {_DEFAULTS.iters} Adam steps (lr {_DEFAULTS.lr}) keeping the best-loss weights,
-then quantisation and {_DEFAULTS.qat_iters} steps of quantisation-aware fine-tuning (the
-network is run with its quantised weights, exactly as the decoder will run it). Encoding
+Encoding: {_DEFAULTS.iters} Adam steps (lr {_DEFAULTS.lr}, cosine decay) keeping the best-loss
+weights, then quantisation and {_DEFAULTS.qat_iters} steps of quantisation-aware fine-tuning
+(the network is run with its quantised weights, exactly as the decoder will run it). Encoding
 takes minutes; decoding (tinydip decompress) well under a second. The reported PSNR is that
 of decoding the written file; JPEG at the same file size and Haar wavelet thresholding with
 as many coefficients as the decoder has parameters are reported beside it."""
@@ -99,21 +111,41 @@ def add_commands(subparsers) -> None:
                    help="write the compressed file here")
     p.add_argument("--size", type=positive_int, default=128,
                    help="side of the built-in sample image (default 128; ignored with IMAGE)")
-    p.add_argument("--k", type=positive_int, default=_DEFAULTS.k,
-                   help=f"channels per layer: the rate knob (default {_DEFAULTS.k})")
+    p.add_argument("--k", type=positive_int, default=None,
+                   help=f"channels per layer: the rate knob (default {_DEFAULTS.k}; with a "
+                   "--target-*, chosen by the search)")
     p.add_argument("--layers", type=positive_int, default=_DEFAULTS.layers,
                    help=f"decoder layers (default {_DEFAULTS.layers}); the image must be at "
                    "least 2^(layers-1) pixels on each side")
     p.add_argument("--bits", type=_bits, default=_DEFAULTS.bits,
-                   help=f"bits per stored value: 2..15 uniform codes, 16 = float16, "
-                   f"32 = float32 (default {_DEFAULTS.bits})")
+                   help=f"precision: 2..15 = about 2^bits levels per tensor (a quantisation "
+                   f"grid), 16 = float16, 32 = float32 (raw floats: format 2) (default "
+                   f"{_DEFAULTS.bits})")
+    p.add_argument("--allocation", choices=ALLOCATIONS, default=_DEFAULTS.allocation,
+                   help="grid step per tensor: 'rd' = by measured rate-distortion "
+                   f"sensitivity, 'uniform' = 2^bits levels each (default "
+                   f"{_DEFAULTS.allocation})")
+    p.add_argument("--coder", choices=("auto", *CODERS), default=_DEFAULTS.coder,
+                   help="entropy coder: 'auto' = the smallest available (ANS if installed) "
+                   "(default auto)")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--target-bytes", type=positive_int, metavar="N",
+                        help="search k and the step sizes for the best file of at most N "
+                        "bytes (--k, if given, is kept)")
+    target.add_argument("--target-bpp", type=positive_float, metavar="X",
+                        help="the same, at most X bits per pixel")
+    target.add_argument("--target-psnr", type=positive_float, metavar="DB",
+                        help="search k and the step sizes for the smallest file that "
+                        "decodes to at least DB dB")
     p.add_argument("--iters", type=positive_int, default=_DEFAULTS.iters,
                    help=f"Adam steps of the fit (default {_DEFAULTS.iters})")
     p.add_argument("--finetune-iters", type=nonnegative_int, default=_DEFAULTS.qat_iters,
                    help=f"quantisation-aware fine-tuning steps (default "
                    f"{_DEFAULTS.qat_iters}; 0 = plain quantisation)")
     p.add_argument("--lr", type=learning_rate, default=_DEFAULTS.lr,
-                   help=f"Adam learning rate of the fit (default {_DEFAULTS.lr})")
+                   help=f"initial Adam learning rate of the fit (default {_DEFAULTS.lr})")
+    p.add_argument("--schedule", choices=SCHEDULES, default=_DEFAULTS.schedule,
+                   help=f"learning-rate schedule of the fit (default {_DEFAULTS.schedule})")
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed,
                    help="seed of z (stored; z itself is not), initial weights and jitter "
                    f"(default {_DEFAULTS.seed})")
@@ -158,13 +190,37 @@ def run_compress(args) -> int:
         name = args.image
     out = Path(args.output)
     H, W, C = img.shape
-    cfg = CodecConfig(k=args.k, layers=args.layers, bits=args.bits, iters=args.iters,
-                      qat_iters=args.finetune_iters, lr=args.lr, seed=args.seed,
-                      progress=False if args.quiet else None)
+    cfg = CodecConfig(k=args.k or _DEFAULTS.k, layers=args.layers, bits=args.bits,
+                      iters=args.iters, qat_iters=args.finetune_iters, lr=args.lr,
+                      schedule=args.schedule, allocation=args.allocation, coder=args.coder,
+                      seed=args.seed, progress=False if args.quiet else None)
     check_config(cfg, img.shape)
-    print(f"compress: {name} ({H}x{W}x{C}), k={cfg.k}, {cfg.layers} layers, {cfg.bits} bits, "
+    max_bytes = args.target_bytes
+    if args.target_bpp is not None:
+        max_bytes = int(args.target_bpp * H * W / 8)
+    targeted = max_bytes is not None or args.target_psnr is not None
+    if targeted and cfg.bits >= 16:
+        raise ValueError("--target-* searches step sizes: use --bits 2..15")
+    k_text = f"k={cfg.k}" if not targeted or args.k else "k chosen by the search"
+    print(f"compress: {name} ({H}x{W}x{C}), {k_text}, {cfg.layers} layers, {cfg.bits} bits, "
           f"{cfg.iters} + {cfg.qat_iters} iterations", file=sys.stderr)
-    result = compress(img, cfg)
+    search = None
+    if targeted:
+        from ..codec.targets import compress_to_psnr, compress_to_size
+
+        say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+        if max_bytes is not None:
+            result, search = compress_to_size(img, cfg, max_bytes, choose_k=args.k is None,
+                                              log=say)
+        else:
+            result, search = compress_to_psnr(img, cfg, args.target_psnr,
+                                              choose_k=args.k is None, log=say)
+        cfg = result.config
+        print(f"compress: chose k={search.k}, step factor {search.step_factor:.3g} after "
+              f"{search.fits} fit(s) and {len(search.candidates)} encodes; target "
+              f"{search.target} {'met' if search.met else 'NOT met'}", file=sys.stderr)
+    else:
+        result = compress(img, cfg)
     if result.interrupted_by is not None:
         print(f"compress: interrupted ({result.interrupted_by}) after {result.fit_iters_run} "
               "fitting iterations: the file holds the best weights so far", file=sys.stderr)
@@ -172,13 +228,16 @@ def run_compress(args) -> int:
     base = equal_size_baselines(img, result)
     rep = compression_report(img, result, base)
     rep["image"], rep["output"] = name, str(out)
+    if search is not None:
+        rep["search"] = search.as_dict()
     n = result.nbytes
     j, h = base["jpeg"], base["haar"]
     print(f"compress: wrote {out}: {n} bytes, {rep['bits_per_pixel']:.3f} bpp, ratio "
           f"{rep['compression_ratio']:.1f}:1 vs {rep['raw_bytes']} raw 8-bit bytes")
-    print(f"  parameters {result.num_parameters}, stored values {result.stored_values} at "
-          f"{cfg.bits} bits: payload {rep['payload_bytes']} bytes ({rep['payload']}), header "
-          f"{rep['header_bytes']} bytes (z regenerated from seed {cfg.seed}, not stored)")
+    print(f"  parameters {result.num_parameters}, stored values {result.stored_values} "
+          f"({rep['bits_per_value']:.2f} bits each, header included): payload "
+          f"{rep['payload_bytes']} bytes ({rep['payload']}), header {rep['header_bytes']} bytes "
+          f"(z regenerated from seed {cfg.seed}, not stored)")
     print(f"  PSNR {result.psnr:.2f} dB after decoding (float network {result.psnr_float:.2f} "
           f"dB, quantised before fine-tuning {result.psnr_ptq:.2f} dB)")
     jpeg_note = " (even quality 1 is larger)" if j["exceeds"] else ""
@@ -212,6 +271,8 @@ def run_decompress(args) -> int:
     written = save_image(args.output, img.astype(np.float32))
     H, W, C = img.shape
     arch = header["architecture"]
+    coding = (f"format 3, {header['coder']} coder" if header.get("format_version") == 3
+              else f"format {2 if 'bits' in header else 1}, {header['bits']} bits")
     print(f"decompress: {args.file} -> {written}: {H}x{W}x{C}, k={arch['k']}, "
-          f"{arch['layers']} layers, {header['bits']} bits, decoded in {seconds:.2f} s")
+          f"{arch['layers']} layers, {coding}, decoded in {seconds:.2f} s")
     return 0

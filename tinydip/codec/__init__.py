@@ -15,16 +15,22 @@ Usage::
     tinydip compress photo.png -o photo.tdd --k 64 --bits 8 --report r.json --plot rd.png
     tinydip decompress photo.tdd -o photo_decoded.png
 
-What a ``.tdd`` file stores (see :mod:`tinydip.codec.container` for the byte layout):
+What a ``.tdd`` file (format 3, :mod:`tinydip.codec.format3`) stores:
 
 * image height, width and channels; the architecture (k, layers, output channels, upsampling
-  mode, input scale); and the integer seed of the network input z. **z itself is not
-  stored**: the decoder regenerates it as ``default_rng(seed).random(...) * input_scale``;
+  mode, input scale); and the integer seed of the network input z -- as compact JSON,
+  DEFLATE-compressed with a preset dictionary (~25 bytes). **z itself is not stored**: the
+  decoder regenerates it as ``default_rng(seed).random(...) * input_scale``;
 * the 1x1 convolution weights (d*k^2 + kc values) and, per BatchNorm, a folded per-channel
-  scale and shift (2*d*k values) -- exactly N numbers, each quantised uniformly per tensor
-  to ``bits`` bits (2..15 integer codes, 16 = float16, 32 = float32), packed and entropy
-  coded (lzma/zlib, whichever is smaller), plus one row per tensor in the (zlib-compressed)
-  JSON header.
+  scale and shift (2*d*k values) -- exactly N numbers, tensor t on its own grid
+  ``step_t * q`` (steps chosen by rate-distortion, :mod:`tinydip.codec.allocation`),
+  entropy-coded with a Laplace model per tensor by ANS (the optional ``constriction``
+  package, ``pip install tinydip[codec]``) or packed + lzma/zlib without it
+  (:mod:`tinydip.codec.entropy`). The tensor table is binary: step, code range and model per
+  tensor; names and shapes follow from the architecture.
+
+Versions 1-2 (JSON header, uniform per-tensor affine codes; ``bits`` 16/32 still write
+version 2) are read as before.
 
 BatchNorm is folded with the batch statistics of the encoder's final forward pass, so
 decoding is a fixed feed-forward computation (:mod:`tinydip.codec.folded`). The encoder
@@ -32,9 +38,12 @@ fine-tunes the folded network on the quantisation grid (:mod:`tinydip.codec.deep
 Baselines at equal size: JPEG (:func:`jpeg_at_size`) and Haar wavelet thresholding with N
 coefficients (:func:`haar_compress`); :mod:`tinydip.codec.ratedistortion` draws the curves.
 
-Modules: ``quantize`` (uniform per-tensor quantisation, bit packing), ``container`` (the
-``.tdd`` format), ``folded`` (BN folding, the BN-free decoder), ``deepdecoder`` (compress /
-decompress), ``baselines`` (JPEG, Haar), ``ratedistortion`` (comparison, figures). The
+Modules: ``quantize`` (affine codes, step grids, bit packing), ``container`` (framing,
+versions 1-2), ``format3`` (the binary header), ``entropy`` (ANS / lzma / zlib coders),
+``allocation`` (steps per tensor), ``fitting`` (the fit, cosine learning rate), ``folded``
+(BN folding, the BN-free decoder), ``deepdecoder`` (compress), ``decoding`` (decompress),
+``targets`` (--target-bytes/-bpp/-psnr), ``baselines`` (JPEG, Haar), ``pillow_codecs``
+(JPEG, WebP, JPEG 2000, AVIF at a size), ``ratedistortion`` (comparison, figures). The
 command line (``tinydip compress`` / ``tinydip decompress``) is :mod:`tinydip.cli.codec_cmd`.
 """
 
@@ -55,21 +64,27 @@ from tinydip.codec.container import (
     decode_tdd,
     describe_tdd,
     encode_tdd,
+    encode_tdd3,
     read_tdd,
     write_tdd,
 )
 from tinydip.codec.deepdecoder import (
     CodecConfig,
     CompressResult,
+    Fitted,
     compress,
     decompress,
+    encode_fitted,
+    fit_image,
 )
 from tinydip.codec.folded import fold_batchnorm
 from tinydip.codec.quantize import (
     QTensor,
+    StepCodes,
     dequantize,
     pack_codes,
     quantize,
+    step_quantize,
     unpack_codes,
 )
 
@@ -90,6 +105,12 @@ __all__ = [
     "dequantize",
     "describe_tdd",
     "encode_tdd",
+    "encode_tdd3",
+    "encode_fitted",
+    "fit_image",
+    "Fitted",
+    "StepCodes",
+    "step_quantize",
     "haar_compress",
     "haar_forward",
     "haar_inverse",

@@ -1,10 +1,14 @@
-"""The ``.tdd`` file format (version 2): a quantised Deep Decoder on disk.
+"""The ``.tdd`` file format: framing for every version, and the JSON versions 1-2.
+
+Version 3 (written by :func:`encode_tdd3`; the header is binary, see
+:mod:`tinydip.codec.format3`) shares the framing below. What follows describes version 2
+(written by :func:`encode_tdd`, still used for raw float16/float32 weights).
 
 Layout (all integers little-endian)::
 
     offset  size  field
     0       8     magic  b"TINYDIP\\x00"
-    8       2     format version (uint16) = 2
+    8       2     format version (uint16) = 2 (3: see tinydip.codec.format3)
     10      4     stored header length H (uint32)
     14      H     header: UTF-8 JSON object, zlib-compressed (version 1: not compressed)
     14+H    P     payload: the packed tensors, concatenated, then compressed
@@ -47,7 +51,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from tinydip.codec import entropy, format3
 from tinydip.codec import quantize as qz
+from tinydip.codec.format3 import Layout
 from tinydip.codec.header import (
     CODEC_KEYS,
     COMPRESSIONS,
@@ -58,14 +64,17 @@ from tinydip.codec.header import (
     dump_header,
     load_header,
 )
-from tinydip.codec.quantize import PACKINGS, check_bits
+from tinydip.codec.quantize import PACKINGS, StepCodes, check_bits
 
-__all__ = ["CODEC_KEYS", "COMPRESSIONS", "FORMAT_VERSION", "MAGIC", "REQUIRED_KEYS",
-           "TENSOR_FIELDS", "CodecError", "decode_tdd", "describe_tdd", "encode_tdd",
-           "read_tdd", "write_tdd"]
+__all__ = ["CODEC_KEYS", "COMPRESSIONS", "FORMAT_VERSION", "JSON_VERSION", "MAGIC",
+           "REQUIRED_KEYS", "TENSOR_FIELDS", "CodecError", "decode_tdd", "describe_tdd",
+           "encode_tdd", "encode_tdd3", "read_tdd", "write_tdd"]
 
 MAGIC = b"TINYDIP\x00"
-FORMAT_VERSION = 2
+FORMAT_VERSION = format3.VERSION
+"""The newest version this reader decodes (and :func:`encode_tdd3` writes)."""
+JSON_VERSION = 2
+"""The version :func:`encode_tdd` writes (JSON header, per-tensor affine codes)."""
 
 _PREFIX = struct.Struct("<8sHI")
 _CRC = struct.Struct("<I")
@@ -178,7 +187,7 @@ def _user_header(header: Mapping[str, Any]) -> dict[str, Any]:
     missing = [k for k in REQUIRED_KEYS if k not in header]
     if missing:
         raise ValueError(f"header is missing required keys: {missing}")
-    user = {k: v for k, v in header.items() if k not in CODEC_KEYS}
+    user = {k: v for k, v in header.items() if k not in CODEC_KEYS + format3.CODEC_KEYS}
     try:  # normalise numpy scalars and fail early on non-JSON values
         return json.loads(json.dumps(user, default=_json_default, allow_nan=False))
     except (TypeError, ValueError) as exc:
@@ -214,15 +223,57 @@ def _compress(raw: bytes, method: str) -> tuple[bytes, dict[str, int]]:
 
 
 def _assemble(header: dict[str, Any], payload: bytes) -> bytes:
-    head = dump_header(header)
-    body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(head)) + head + payload
+    return _frame(JSON_VERSION, dump_header(header), payload)
+
+
+def _frame(version: int, head: bytes, payload: bytes) -> bytes:
+    body = _PREFIX.pack(MAGIC, version, len(head)) + head + payload
     return body + _CRC.pack(zlib.crc32(body))
+
+
+def encode_tdd3(
+    header: Mapping[str, Any],
+    tensors: Mapping[str, StepCodes],
+    *,
+    coder: str = "auto",
+    layout: Layout | None = None,
+) -> bytes:
+    """A format-3 ``.tdd`` file (binary header, see :mod:`tinydip.codec.format3`).
+
+    ``tensors``: ordered ``name -> StepCodes`` (:func:`tinydip.codec.quantize.step_quantize`).
+    ``coder``: ``"auto"`` (the smallest of the available coders: ANS when the optional
+    ``constriction`` package is installed, else lzma/zlib/none) or one of
+    :data:`tinydip.codec.entropy.CODERS`. ``layout(header) -> {name: shape}``: when it
+    describes ``tensors`` exactly, names and shapes are not stored and :func:`decode_tdd`
+    needs the same ``layout``.
+    """
+    user = _user_header(header)
+    for name, t in tensors.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"tensor names must be non-empty strings, got {name!r}")
+        if not isinstance(t, StepCodes):
+            raise ValueError(f"tensor {name!r} must be StepCodes, got {type(t).__name__}")
+    if coder == "auto":
+        coders = [c for c in entropy.CODERS if c != "ans" or entropy.ans_available()]
+    elif coder in entropy.CODERS:
+        if coder == "ans" and not entropy.ans_available():
+            raise ValueError(entropy.missing_ans_message().replace("this file is", "files are"))
+        coders = [coder]
+    else:
+        raise ValueError(f"coder must be 'auto' or one of {entropy.CODERS}, got {coder!r}")
+    best = None
+    for c in coders:
+        data = _frame(format3.VERSION, *format3.encode(user, tensors, c, layout))
+        if best is None or len(data) < len(best):
+            best = data
+    assert best is not None
+    return best
 
 
 # ----------------------------------------------------------------------------- decoding
 
 
-def decode_tdd(data: bytes, check: HeaderCheck | None = None
+def decode_tdd(data: bytes, check: HeaderCheck | None = None, layout: Layout | None = None
                ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Parse a ``.tdd`` file held in memory.
 
@@ -230,9 +281,13 @@ def decode_tdd(data: bytes, check: HeaderCheck | None = None
     dequantised float32 tensors in their original order and shapes. Any problem
     with ``data`` raises :class:`CodecError` with a one-line message. ``check(header)``,
     if given, runs on the validated header before the payload is decompressed (the
-    model's own checks, e.g. whether decoding fits in memory).
+    model's own checks, e.g. whether decoding fits in memory). ``layout``: the model's
+    ``header -> {name: shape}``, needed by format-3 files that do not store their tensor
+    table's names and shapes (see :func:`encode_tdd3`).
     """
-    header, raw = _parse(data, check)
+    header, raw = _parse(data, check, layout)
+    if _PREFIX.unpack_from(data)[1] == format3.VERSION:
+        return header, format3.decode_payload(raw, header)
     tensors: dict[str, np.ndarray] = {}
     pos = 0
     for entry in header["tensors"]:
@@ -247,39 +302,40 @@ def decode_tdd(data: bytes, check: HeaderCheck | None = None
     return header, tensors
 
 
-def read_tdd(path_or_fileobj: PathOrFile, check: HeaderCheck | None = None
-             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_tdd(path_or_fileobj: PathOrFile, check: HeaderCheck | None = None,
+             layout: Layout | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and decode a ``.tdd`` file (see :func:`decode_tdd`)."""
-    return decode_tdd(_read_bytes(path_or_fileobj), check)
+    return decode_tdd(_read_bytes(path_or_fileobj), check, layout)
 
 
-def describe_tdd(data: bytes | PathOrFile) -> dict[str, Any]:
+def describe_tdd(data: bytes | PathOrFile, layout: Layout | None = None) -> dict[str, Any]:
     """Account for every byte of a ``.tdd`` file.
 
     Returns ``total_bytes`` = ``prefix_bytes`` (14: magic, version, header length)
     + ``header_bytes`` + ``payload_bytes`` + ``checksum_bytes`` (4), together with
-    ``raw_payload_bytes``, ``num_tensors``, ``num_values`` (stored numbers),
-    ``bits``, ``packing``, ``compression`` and ``bits_per_value`` (= 8 * total_bytes /
-    num_values, or None when nothing is stored).
+    ``version``, ``num_tensors``, ``num_values`` (stored numbers), ``coder`` (format 3:
+    ``"ans"``, ``"lzma"``, ``"zlib"`` or ``"none"``; versions 1-2: ``packing+compression``),
+    ``bits`` (versions 1-2; None for format 3) and ``bits_per_value`` (= 8 * total_bytes /
+    num_values, or None when nothing is stored). The payload is not decoded.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         data = _read_bytes(data)
     data = bytes(data)
-    header, raw = _parse(data)
-    (_, _, hlen) = _PREFIX.unpack_from(data)
+    header, _ = _parse(data, layout=layout, decode=False)
+    (_, version, hlen) = _PREFIX.unpack_from(data)
     values = sum(int(np.prod(t["shape"], dtype=np.int64)) for t in header["tensors"])
+    v3 = version == format3.VERSION
     return {
         "total_bytes": len(data),
+        "version": version,
         "prefix_bytes": _PREFIX.size,
         "header_bytes": hlen,
         "payload_bytes": header["payload_bytes"],
         "checksum_bytes": _CRC.size,
-        "raw_payload_bytes": len(raw),
         "num_tensors": len(header["tensors"]),
         "num_values": values,
-        "bits": header["bits"],
-        "packing": header["packing"],
-        "compression": header["compression"],
+        "bits": None if v3 else header["bits"],
+        "coder": header["coder"] if v3 else f"{header['packing']}+{header['compression']}",
         "bits_per_value": 8 * len(data) / values if values else None,
     }
 
@@ -298,8 +354,12 @@ def _read_bytes(path_or_fileobj: PathOrFile) -> bytes:
     return bytes(path_or_fileobj.read())
 
 
-def _parse(data: bytes, check: HeaderCheck | None = None) -> tuple[dict[str, Any], bytes]:
-    """Validate framing, checksum and header; return (header, uncompressed payload).
+def _parse(data: bytes, check: HeaderCheck | None = None, layout: Layout | None = None,
+           decode: bool = True) -> tuple[dict[str, Any], bytes]:
+    """Validate framing, checksum and header; return (header, payload).
+
+    The payload is uncompressed for versions 1-2, as stored for version 3 (its coder runs
+    in :func:`decode_tdd`), and not touched at all with ``decode=False``.
 
     Notes
     -----
@@ -331,7 +391,10 @@ def _parse(data: bytes, check: HeaderCheck | None = None) -> tuple[dict[str, Any
     header: dict[str, Any] | None = None
     header_error: CodecError | None = None
     try:
-        header = load_header(data[_PREFIX.size:hend], version)
+        if version == format3.VERSION:
+            header = format3.load_header(data[_PREFIX.size:hend], layout)
+        else:
+            header = load_header(data[_PREFIX.size:hend], version)
     except CodecError as exc:
         header_error = exc
     if header is not None and hend + header["payload_bytes"] + _CRC.size > n:
@@ -349,8 +412,10 @@ def _parse(data: bytes, check: HeaderCheck | None = None) -> tuple[dict[str, Any
                          f"bytes, file holds {found}")
     if check is not None:
         check(header)
-    raw = _decompress(data[hend:n - _CRC.size], header)
-    return header, raw
+    payload = data[hend:n - _CRC.size]
+    if not decode or version == format3.VERSION:
+        return header, payload
+    return header, _decompress(payload, header)
 
 
 def _decompress(payload: bytes, header: dict[str, Any]) -> bytes:

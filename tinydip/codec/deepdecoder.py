@@ -1,45 +1,51 @@
 """Deep Decoder image codec: fit, fold BatchNorm, quantise, fine-tune, store -- and decode.
 
-Encoding (:func:`compress`):
+Encoding (:func:`compress` = :func:`encode_fitted` of :func:`fit_image`):
 
-1. Fit a ``deep_decoder`` to the image with Adam (:func:`tinydip.fit.fit`, input jitter
-   decaying to zero) and keep the weights of the lowest training loss.
-2. Quantise the conv weights to ``bits``, run one train-mode forward on the clean z and fold
-   every BatchNorm's batch statistics and affine parameters into a per-channel scale/shift
-   (:func:`tinydip.codec.folded.fold_batchnorm`).
-3. Quantisation-aware fine-tuning of the folded network: float "shadow" copies of every
+1. Fit a ``deep_decoder`` to the image with Adam, the learning rate decaying on a cosine
+   (:func:`tinydip.codec.fitting.fit_decoder`), and keep the weights of the lowest loss.
+2. Fold every BatchNorm into a per-channel scale/shift (:func:`~.folded.fold_batchnorm`) and
+   choose a quantisation step per stored tensor: ``2^bits`` levels over its range
+   (``allocation="uniform"``) or redistributed by measured rate-distortion sensitivity at
+   about the same rate (``"rd"``, the default; :mod:`tinydip.codec.allocation`).
+3. Quantise the conv weights, refold the BatchNorms of THAT network, then
+   quantisation-aware fine-tuning of the folded network: float "shadow" copies of every
    stored tensor; each step runs the network with the QUANTISED shadows (exactly what the
    decoder will compute), and the straight-through gradient updates the shadows (Adam).
-   The step with the lowest loss wins; step 0 is plain post-training quantisation, so the
-   fine-tuning can only help.
-4. Write the winner with :func:`tinydip.codec.container.encode_tdd`; the reported image is
-   the decode of those bytes.
+   The step with the lowest loss wins; step 0 is plain post-training quantisation.
+4. Write the winner as format 3 (:func:`~.container.encode_tdd3`: binary header, ANS
+   entropy coding with a fitted Laplace model per tensor when the optional ``constriction``
+   package is installed, else the smallest of lzma/zlib); ``bits`` 16 / 32 (raw floats)
+   write format 2. The reported image is the decode of the written bytes.
 
-Decoding (:func:`decompress`) regenerates z from the stored seed and runs the folded network:
-a fixed feed-forward computation, no batch statistics, deterministic.
+Decoding (:func:`decompress`, :mod:`tinydip.codec.decoding`) regenerates z from the stored
+seed and runs the folded network: a fixed feed-forward computation, deterministic.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..fit import fit, fit_step
-from ..images import to_image, to_tensor
+from ..fit import fit_step
+from ..images import to_tensor
 from ..interrupt import Terminated
-from ..memory import default_budget, format_bytes
 from ..metrics import psnr
 from ..models import decoder_num_parameters
-from ..nn import Conv2d, Parameter
+from ..nn import Conv2d, Parameter, Sequential
 from ..optim import Adam
-from .container import CodecError, decode_tdd, describe_tdd, encode_tdd, read_tdd
+from . import entropy
+from .allocation import ALLOCATIONS, rd_steps, scale_steps, sensitivities, uniform_steps
+from .container import describe_tdd, encode_tdd, encode_tdd3
+from .decoding import MODEL, check_fields, check_header, decompress, layout
+from .fitting import SCHEDULES, DecoderFit, fit_decoder
 from .folded import (
     build_decoder,
     check_architecture,
     decode_image,
-    decode_memory,
     decoder_input,
     fold_batchnorm,
     folded_network,
@@ -47,10 +53,13 @@ from .folded import (
     load_folded,
     tensor_shapes,
 )
-from .quantize import check_bits, dequantize, quantize
+from .quantize import check_bits, dequantize, quantize, step_quantize, step_values
 
-MODEL = "deep_decoder"
-"""Value of the ``model`` header key of files written by this codec."""
+__all__ = ["MODEL", "CodecConfig", "CompressResult", "Fitted", "check_config", "check_fields",
+           "check_header", "compress", "decompress", "encode_fitted", "fit_image", "quantised",
+           "stats"]
+
+Quantiser = Callable[[str, np.ndarray], np.ndarray]  # (tensor name, values) -> stored values
 
 
 @dataclass(frozen=True)
@@ -59,15 +68,16 @@ class CodecConfig:
 
     k: int = 64  # channels per layer
     layers: int = 6  # the output is 2^(layers-1) times larger than z
-    bits: int = 8  # precision of every stored tensor (2..15 codes, 16 float16, 32 float32)
-    iters: int = 1500  # Adam steps of the main fit
-    lr: float = 0.01  # learning rate of the main fit
-    reg_noise_std: float = 0.0  # input jitter sigma at the start of the fit (0: none) ...
-    reg_noise_decay: float = 0.5  # ... multiplied by this every reg_noise_every steps
-    reg_noise_every: int = 200
+    bits: int = 8  # 2..15: about 2^bits levels per tensor (a step grid); 16/32: raw floats
+    iters: int = 3000  # Adam steps of the main fit (1500 -> 3000: +0.4 dB, measured)
+    lr: float = 0.02  # initial learning rate (0.01 -> 0.02 with the cosine: +0.5 dB, measured)
+    schedule: str = "cosine"  # "cosine" (decay to final_lr * lr) or "constant"
+    final_lr: float = 0.01  # last learning rate of the cosine, as a fraction of lr
+    allocation: str = "rd"  # steps per tensor: "rd" (rate-distortion) or "uniform"
+    coder: str = "auto"  # "auto" (ANS if installed, else the smallest), "ans", "lzma", ...
     qat_iters: int = 300  # quantisation-aware fine-tuning steps (0: post-training quantisation)
     qat_lr: float = 1e-4  # Adam learning rate of the fine-tuning
-    seed: int = 0  # z, initial weights and jitter
+    seed: int = 0  # z and initial weights
     upsample_mode: str = "bilinear"
     input_scale: float = 0.1  # z ~ U(0, input_scale)
     progress: bool | None = None  # progress bar of the main fit (None: when it is long)
@@ -93,7 +103,7 @@ class CompressResult:
     stored_values: int
     fit_seconds: float
     qat_seconds: float
-    encode_seconds: float  # fit + fine-tuning + writing the bytes
+    encode_seconds: float  # fit + step allocation + fine-tuning + writing the bytes
     decode_seconds: float  # decoding the bytes (= decompress)
     best_iter: int
     qat_best_iter: int
@@ -101,11 +111,25 @@ class CompressResult:
     fit_iters_run: int = 0  # < config.iters if the fit was interrupted (Ctrl-C)
     interrupted_by: str | None = None  # "SIGINT" / "SIGTERM": the file holds the best so far
     tensors: dict[str, np.ndarray] = field(default_factory=dict)  # the stored values, decoded
+    steps: dict[str, float] = field(default_factory=dict)  # format 3: step per tensor
     history: list[dict] = field(default_factory=list)
 
     @property
     def nbytes(self) -> int:
         return len(self.data)
+
+
+@dataclass
+class Fitted:
+    """A Deep Decoder fitted to one image, before quantisation (:func:`fit_image`)."""
+
+    image: np.ndarray  # HxWxC float32, the input
+    arch: dict
+    net: Sequential  # holds the best-loss weights (train mode: batch statistics)
+    z: np.ndarray
+    tensors: dict[str, np.ndarray]  # folded, float
+    psnr_float: float
+    fit: DecoderFit
 
 
 def quantised(a: np.ndarray, bits: int) -> np.ndarray:
@@ -129,8 +153,16 @@ def check_config(cfg: CodecConfig, shape: tuple[int, ...]) -> dict:
     check_bits(cfg.bits)
     if cfg.iters < 1:
         raise ValueError(f"compress: iters must be >= 1, got {cfg.iters}")
-    if cfg.qat_iters < 0 or cfg.reg_noise_every < 0:
-        raise ValueError("compress: qat_iters and reg_noise_every must be >= 0")
+    if cfg.qat_iters < 0:
+        raise ValueError("compress: qat_iters must be >= 0")
+    for name, value, allowed in (("schedule", cfg.schedule, SCHEDULES),
+                                 ("allocation", cfg.allocation, ALLOCATIONS),
+                                 ("coder", cfg.coder, ("auto", *entropy.CODERS))):
+        if value not in allowed:
+            raise ValueError(f"compress: {name} must be one of {allowed}, got {value!r}")
+    if cfg.coder == "ans" and not entropy.ans_available():
+        raise ValueError("compress: coder 'ans' needs the optional 'constriction' package: "
+                         f"pip install 'tinydip[{entropy.EXTRA}]'")
     H, W, C = shape
     if C not in (1, 3):
         raise ValueError(f"compress: expected 1 or 3 channels, got {C}")
@@ -142,36 +174,83 @@ def check_config(cfg: CodecConfig, shape: tuple[int, ...]) -> dict:
     return arch
 
 
+def fit_image(img: np.ndarray, config: CodecConfig | None = None, **overrides) -> Fitted:
+    """Step 1 of :func:`compress`: fit a Deep Decoder to ``img`` (Ctrl-C ends the fit early
+    and keeps the best weights so far)."""
+    cfg = replace(config or CodecConfig(), **overrides)
+    arr = _check_image(img)
+    H, W, _ = arr.shape
+    arch = check_config(cfg, arr.shape)
+    target = to_tensor(arr)
+    z = decoder_input(arch, H, W, cfg.seed)
+    net = build_decoder(arch, cfg.seed)
+    res = fit_decoder(net, target, z, iters=cfg.iters, lr=cfg.lr, schedule=cfg.schedule,
+                      final_lr=cfg.final_lr, progress=cfg.progress)
+    net.load_state_dict(res.state)
+    tensors = fold_batchnorm(net, z)
+    psnr_float = psnr(decode_image(arch, tensors, H, W, cfg.seed), target)
+    return Fitted(arr, arch, net, z, tensors, psnr_float, res)
+
+
 def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) -> CompressResult:
     """Compress an HxWxC float image in [0, 1] into a ``.tdd`` file (bytes in the result).
 
     ``config`` / ``overrides``: :class:`CodecConfig` fields.
     """
     cfg = replace(config or CodecConfig(), **overrides)
-    arr = _check_image(img)
+    return encode_fitted(fit_image(img, cfg), cfg)
+
+
+def choose_steps(fitted: Fitted, cfg: CodecConfig) -> dict[str, float]:
+    """Step per stored tensor (format 3): uniform at ``cfg.bits`` or rate-distortion."""
+    steps = uniform_steps(fitted.tensors, cfg.bits)
+    if cfg.allocation == "uniform":
+        return steps
+    H, W, _ = fitted.image.shape
+    net = folded_network(fitted.arch)
+    target = to_tensor(fitted.image)
+
+    def mse(tensors: dict[str, np.ndarray]) -> float:
+        load_folded(net, tensors)
+        return fit_step(net, None, fitted.z, target).loss
+
+    return rd_steps(fitted.tensors, steps, sensitivities(fitted.tensors, steps, mse))
+
+
+def encode_fitted(fitted: Fitted, config: CodecConfig | None = None, *,
+                  steps: dict[str, float] | None = None, step_factor: float = 1.0,
+                  **overrides) -> CompressResult:
+    """Steps 2-4 of :func:`compress` for a :func:`fit_image` result (which is not changed).
+
+    ``steps``: the step per tensor (default :func:`choose_steps`), each multiplied by
+    ``step_factor`` (> 1: a smaller file) -- the knob of a size search
+    (:mod:`tinydip.codec.targets`). ``config.k``/``layers``/``seed`` must be the fit's.
+    """
+    cfg = replace(config or CodecConfig(), **overrides)
+    arr, arch, z = fitted.image, fitted.arch, fitted.z
     H, W, C = arr.shape
-    arch = check_config(cfg, arr.shape)
+    if check_config(cfg, arr.shape) != arch:
+        raise ValueError("encode_fitted: the config's architecture is not the fitted one's")
     start = time.perf_counter()
     target = to_tensor(arr)
-    z = decoder_input(arch, H, W, cfg.seed)
+    res = fitted.fit
+    raw_floats = cfg.bits >= 16
+    if raw_floats:
+        quant: Quantiser = lambda name, a: quantised(a, cfg.bits)  # noqa: E731
+        steps = {}
+    else:
+        steps = scale_steps(steps if steps is not None else choose_steps(fitted, cfg),
+                            step_factor, fitted.tensors)
+        quant = lambda name, a: step_values(a, steps[name])  # noqa: E731
+
+    # 2. quantise the convs, fold the BNs of THAT network (a copy: `fitted` stays as it is)
     net = build_decoder(arch, cfg.seed)
-
-    # 1. fit, keeping the weights of the best training loss (Ctrl-C ends it early: the best
-    #    weights so far are then compressed)
-    res = fit(net, target, z=z, iters=cfg.iters, lr=cfg.lr, reg_noise_std=cfg.reg_noise_std,
-              reg_noise_decay=cfg.reg_noise_decay, reg_noise_every=cfg.reg_noise_every,
-              output="best", seed=cfg.seed, progress=cfg.progress, keep_best_state=True)
-    net.load_state_dict(res.best_state)
-    fit_seconds = res.seconds
-    float_tensors = fold_batchnorm(net, z)
-    psnr_float = psnr(decode_image(arch, float_tensors, H, W, cfg.seed), target)
-
-    # 2. quantise the convs, fold the BNs of THAT network
+    net.load_state_dict(fitted.net.state_dict())
     convs = [mm for mm in net.layers if isinstance(mm, Conv2d)]
     for i, conv in enumerate(convs):
-        conv.weight.data[...] = quantised(float_tensors[f"w{i}"], cfg.bits)[:, :, None, None]
+        conv.weight.data[...] = quant(f"w{i}", fitted.tensors[f"w{i}"])[:, :, None, None]
     start_tensors = fold_batchnorm(net, z)
-    for name, value in float_tensors.items():  # shadows of the convs stay un-quantised
+    for name, value in fitted.tensors.items():  # shadows of the convs stay un-quantised
         if name[0] == "w":
             start_tensors[name] = value
 
@@ -180,15 +259,19 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
     t0 = time.perf_counter()
     qat_cfg = replace(cfg, qat_iters=0) if res.interrupted else cfg
     best, qat_best_iter, qat_hist, qat_signal = _finetune(arch, start_tensors, target, z,
-                                                          qat_cfg)
+                                                          qat_cfg, quant)
     qat_seconds = time.perf_counter() - t0
     psnr_ptq = qat_hist[0]["psnr"]
 
     # 4. write, then decode the bytes
     header = {"model": MODEL, "height": H, "width": W, "channels": C, "architecture": arch,
               "seed": int(cfg.seed)}
-    data = encode_tdd(header, best, cfg.bits)
-    encode_seconds = time.perf_counter() - start
+    if raw_floats:
+        data = encode_tdd(header, best, cfg.bits)
+    else:
+        data = encode_tdd3(header, {n: step_quantize(v, steps[n]) for n, v in best.items()},
+                           coder=cfg.coder, layout=layout)
+    encode_seconds = time.perf_counter() - start + res.seconds
     t0 = time.perf_counter()
     decoded, header_read = decompress(data, with_header=True)
     decode_seconds = time.perf_counter() - t0
@@ -200,22 +283,23 @@ def compress(img: np.ndarray, config: CodecConfig | None = None, **overrides) ->
     history = [{"stage": "fit", **r} for r in res.history] + \
         [{"stage": "qat", **r} for r in qat_hist]
     return CompressResult(
-        data=data, image=decoded, header=header_read, psnr=psnr(u8, arr), psnr_float=psnr_float,
-        psnr_ptq=psnr_ptq, num_parameters=n_params, stored_values=stored,
-        fit_seconds=fit_seconds, qat_seconds=qat_seconds, encode_seconds=encode_seconds,
-        decode_seconds=decode_seconds,
+        data=data, image=decoded, header=header_read, psnr=psnr(u8, arr),
+        psnr_float=fitted.psnr_float, psnr_ptq=psnr_ptq, num_parameters=n_params,
+        stored_values=stored, fit_seconds=res.seconds, qat_seconds=qat_seconds,
+        encode_seconds=encode_seconds, decode_seconds=decode_seconds,
         best_iter=res.best_iter, qat_best_iter=qat_best_iter, config=cfg,
         fit_iters_run=res.iters_run, interrupted_by=res.interrupted_by or qat_signal,
-        tensors={n: quantised(v, cfg.bits) for n, v in best.items()}, history=history)
+        tensors={n: quant(n, v) for n, v in best.items()}, steps=steps, history=history)
 
 
 def _finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: np.ndarray,
-              cfg: CodecConfig) -> tuple[dict[str, np.ndarray], int, list[dict], str | None]:
+              cfg: CodecConfig, quant: Quantiser
+              ) -> tuple[dict[str, np.ndarray], int, list[dict], str | None]:
     """Straight-through quantisation-aware fine-tuning; returns the best SHADOW tensors, the
     iteration, the history and ``"SIGINT"``/``"SIGTERM"`` if a signal ended it early.
 
-    Storing the shadows (not their quantised values) lets :func:`encode_tdd` quantise them
-    with the very same arithmetic, so the file holds exactly the tensors evaluated here.
+    Storing the shadows (not their quantised values) lets the writer quantise them with the
+    very same arithmetic (``quant``), so the file holds exactly the tensors evaluated here.
     """
     net = folded_network(arch)
     params = folded_parameters(net)
@@ -241,7 +325,7 @@ def _finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: n
     signal = None
     try:
         for it in range(cfg.qat_iters + 1):
-            load_folded(net, {n: quantised(s.data, cfg.bits) for n, s in shadows.items()})
+            load_folded(net, {n: quant(n, s.data) for n, s in shadows.items()})
             if it < cfg.qat_iters:  # the network's grads -> the shadows, then Adam on them
                 fit_step(net, opt, z, target, before_update=straight_through)
             else:  # the last step only evaluates
@@ -249,74 +333,10 @@ def _finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: n
     except KeyboardInterrupt as exc:  # keep the best evaluated so far
         signal = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
     if best is None:  # interrupted before anything was evaluated: the starting point
-        load_folded(net, {n: quantised(s.data, cfg.bits) for n, s in shadows.items()})
+        load_folded(net, {n: quant(n, s.data) for n, s in shadows.items()})
         record(fit_step(net, None, z, target).loss)
     names = list(tensor_shapes(arch))
     return {n: best[n] for n in names}, best_iter, history, signal
-
-
-def decompress(source, *, with_header: bool = False, max_memory: int | None = None):
-    """Decode a ``.tdd`` file (bytes, a path or a binary file object) to an HxWxC image.
-
-    Returns the float32 image in (0, 1), or ``(image, header)`` with ``with_header=True``.
-    Raises :class:`CodecError` for files that are not readable Deep Decoder files, and
-    before anything large is allocated if decoding would need more than ``max_memory``
-    bytes (default: :func:`tinydip.memory.default_budget`; see :func:`decode_memory`).
-    """
-    def check(header: dict) -> None:
-        check_fields(header, max_memory)
-
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        header, tensors = decode_tdd(bytes(source), check)
-    else:
-        header, tensors = read_tdd(source, check)
-    arch, H, W, seed = check_header(header, tensors)
-    img = to_image(decode_image(arch, tensors, H, W, seed))
-    return (img, header) if with_header else img
-
-
-def check_fields(header: dict, max_memory: int | None = None) -> tuple[dict, int, int, int]:
-    """Validate a header's Deep Decoder fields before its payload is decompressed.
-
-    Refuses (CodecError, one line) another model, a bad architecture, sizes out of range,
-    and a file whose decoding would need more memory than ``max_memory`` (default
-    :func:`tinydip.memory.default_budget`): the limit follows from the estimate, not from a
-    fixed element count.
-    """
-    if header.get("model") != MODEL:
-        raise CodecError(f"not a Deep Decoder file: model is {header.get('model')!r}, "
-                         f"expected {MODEL!r}")
-    try:
-        arch = check_architecture(header["architecture"])
-    except ValueError as exc:
-        raise CodecError(f"malformed header: {exc}") from None
-    H, W, C, seed = (header.get(key) for key in ("height", "width", "channels", "seed"))
-    for key, value in (("height", H), ("width", W), ("channels", C), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise CodecError(f"malformed header: {key} must be a non-negative integer")
-    if C != arch["out_channels"] or C not in (1, 3):
-        raise CodecError(f"malformed header: {C} channels but the decoder outputs "
-                         f"{arch['out_channels']}")
-    m = 2 ** (arch["layers"] - 1)
-    if not m <= H <= 65536 or not m <= W <= 65536:
-        raise CodecError(f"malformed header: image size {H}x{W} out of range")
-    need = decode_memory(arch, H, W, header.get("raw_bytes", 0))
-    limit = default_budget() if max_memory is None else int(max_memory)
-    if need > limit:
-        raise CodecError(f"decoding needs about {format_bytes(need)} of memory (a {H}x{W} "
-                         f"image, k={arch['k']}, {arch['layers']} layers), over the budget of "
-                         f"{format_bytes(limit)}; use --max-memory if this file is trusted")
-    return arch, H, W, seed
-
-
-def check_header(header: dict, tensors: dict[str, np.ndarray]) -> tuple[dict, int, int, int]:
-    """Validate a decoded header against the Deep Decoder layout; CodecError if it is not one."""
-    arch, H, W, seed = check_fields(header, max_memory=2**62)  # memory: checked before decoding
-    expected = tensor_shapes(arch)
-    got = {name: tuple(t.shape) for name, t in tensors.items()}
-    if got != expected:
-        raise CodecError("malformed file: stored tensors do not match the architecture")
-    return arch, H, W, seed
 
 
 def stats(result: CompressResult) -> dict:
@@ -325,15 +345,16 @@ def stats(result: CompressResult) -> dict:
     raw = H * W * C
     n = result.nbytes
     cfg = result.config
-    layout = describe_tdd(result.data)
+    desc = describe_tdd(result.data, layout=layout)
     return {
         "height": H, "width": W, "channels": C, "k": cfg.k, "layers": cfg.layers,
-        "bits": cfg.bits, "file_bytes": n, "bits_per_pixel": 8 * n / (H * W),
-        "raw_bytes": raw, "compression_ratio": raw / n,
+        "bits": cfg.bits, "allocation": cfg.allocation, "file_bytes": n,
+        "bits_per_pixel": 8 * n / (H * W), "raw_bytes": raw, "compression_ratio": raw / n,
         "num_parameters": result.num_parameters, "stored_values": result.stored_values,
-        "header_bytes": layout["prefix_bytes"] + layout["header_bytes"],
-        "payload_bytes": layout["payload_bytes"], "payload": layout["packing"] + "+" +
-        layout["compression"],
+        "format_version": desc["version"],
+        "header_bytes": desc["prefix_bytes"] + desc["header_bytes"],
+        "payload_bytes": desc["payload_bytes"], "payload": desc["coder"],
+        "bits_per_value": desc["bits_per_value"],
         "psnr": result.psnr, "psnr_float": result.psnr_float,
         "psnr_before_finetune": result.psnr_ptq,
         "encode_seconds": result.encode_seconds, "decode_seconds": result.decode_seconds,
@@ -342,4 +363,3 @@ def stats(result: CompressResult) -> dict:
         "finetune_best_iter": result.qat_best_iter, "fit_iters_run": result.fit_iters_run,
         "config": {k: v for k, v in asdict(cfg).items() if k != "progress"},
     }
-

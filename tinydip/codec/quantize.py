@@ -14,6 +14,7 @@ Supported precisions (``bits``):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -269,3 +270,92 @@ def qtensor_from_bytes(
     if kind != "codes":
         scale, offset = 1.0, 0.0
     return QTensor(bits, tuple(shape), data, float(np.float32(scale)), float(np.float32(offset)))
+
+
+# ------------------------------------------------------- step quantisation (format 3)
+
+STEP_MAX_LEVELS = 1 << 16
+"""Format 3 codes of one tensor span at most this many levels (hi - lo < 2^16)."""
+
+
+@dataclass(frozen=True)
+class StepCodes:
+    """A tensor on the zero-centred grid ``step * q``, q integer (format version 3).
+
+    ``step`` is a positive float16 value (stored in 2 bytes), ``codes`` flat int32.
+    """
+
+    step: float
+    shape: tuple[int, ...]
+    codes: np.ndarray
+
+    @property
+    def lo(self) -> int:
+        return int(self.codes.min()) if self.codes.size else 0
+
+    @property
+    def hi(self) -> int:
+        return int(self.codes.max()) if self.codes.size else 0
+
+
+def f16_step(step: float) -> float:
+    """The float16 value nearest ``step`` (at least the smallest float16, 2^-24).
+
+    Raises ``ValueError`` unless ``step`` is positive and finite after rounding.
+    """
+    s = float(step)
+    if not (math.isfinite(s) and s > 0):
+        raise ValueError(f"step must be positive and finite, got {step!r}")
+    r = float(np.float16(max(s, 2.0 ** -24)))
+    if not (math.isfinite(r) and r > 0):
+        raise ValueError(f"step {step!r} exceeds the float16 range")
+    return r
+
+
+def step_quantize(a: np.ndarray, step: float) -> StepCodes:
+    """Round a real tensor to the grid ``step * q`` (``step`` rounded by :func:`f16_step`).
+
+    Notes
+    -----
+    ``q = rint(a / step)`` (float64), ``a_hat = fl32(step * q)``, so ``|a - a_hat| <= step / 2``
+    (+ float32 rounding); zero stays exactly zero. The codes of one tensor must span fewer
+    than :data:`STEP_MAX_LEVELS` levels, else ``ValueError`` (choose a larger step).
+    """
+    step = f16_step(step)
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+        raise ValueError(f"can only quantise real numeric arrays, got dtype {arr.dtype}")
+    if arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError("cannot quantise a tensor containing NaN or infinity")
+    q = np.rint(arr.astype(np.float64).reshape(-1) / step)
+    if q.size and q.max() - q.min() >= STEP_MAX_LEVELS:
+        raise ValueError(f"step {step:g} gives {int(q.max() - q.min()) + 1} levels, at most "
+                         f"{STEP_MAX_LEVELS} are allowed")
+    if q.size and max(abs(q.max()), abs(q.min())) >= 2**31:
+        raise ValueError(f"step {step:g} is too small for values up to {np.abs(arr).max():g}")
+    return StepCodes(step, tuple(int(s) for s in arr.shape), q.astype(np.int32))
+
+
+def step_dequantize(sc: StepCodes) -> np.ndarray:
+    """float32 ``step * q`` (evaluated in float64), in the original shape."""
+    vals = np.float64(sc.step) * sc.codes.astype(np.float64)
+    return vals.astype(np.float32).reshape(sc.shape)
+
+
+def step_values(a: np.ndarray, step: float) -> np.ndarray:
+    """``step_dequantize(step_quantize(a, step))``: what a version-3 file stores for ``a``."""
+    return step_dequantize(step_quantize(a, step))
+
+
+def uniform_step(a: np.ndarray, bits: int) -> float:
+    """The step that spreads ``2^bits`` levels over the range of ``a`` (float16-rounded).
+
+    ``(max - min) / (2^bits - 1)``; a constant tensor gets ``max(|a|, 1) / 2^bits``.
+    """
+    if not 2 <= int(bits) <= 15:
+        raise ValueError(f"bits must be in 2..15 for a step grid, got {bits!r}")
+    x = np.asarray(a, np.float64)
+    span = float(x.max() - x.min()) if x.size else 0.0
+    if span <= 0:
+        span = max(float(np.abs(x).max()) if x.size else 0.0, 1.0)
+    return f16_step(span / ((1 << int(bits)) - 1))
