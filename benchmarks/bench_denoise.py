@@ -67,7 +67,11 @@ def noisy_image(clean: np.ndarray, sigma: float, name: str) -> np.ndarray:
 
 
 # variants of a single fit; ``--quality`` settings average fits of one variant over seeds
-VARIANTS = {"default": {}}
+VARIANTS = {
+    "default": {},  # today's default: the paper's skip5-128 U-Net, val stop, EMA output
+    "w32": {"net_options": {"channels_down": (32,) * 5, "channels_up": (32,) * 5}},
+    "w64": {"net_options": {"channels_down": (64,) * 5, "channels_up": (64,) * 5}},
+}
 
 
 def _path(root: Path, name: str, sigma: float, size: int, variant: str, seed: int) -> Path:
