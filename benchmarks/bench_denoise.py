@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -33,6 +34,7 @@ import numpy as np
 from tinydip.degrade import add_noise
 from tinydip.images import load_image, sample_image
 from tinydip.metrics import psnr, ssim
+from tinydip.noise_estimate import estimate_sigma
 
 # centre (row, column) of each crop in the 600x512 (H x W) photo
 CROPS = {"face": (200, 265), "flag": (170, 70), "ribbons": (500, 385)}
@@ -120,13 +122,47 @@ def cbm3d(noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
     return np.clip(out, 0, 1).astype(np.float32), time.perf_counter() - t0
 
 
+def ensembles(root: Path, name: str, sigma: float, size: int, variant: str,
+              seeds: list[int]) -> dict[int, tuple[np.ndarray, float, list[dict]]]:
+    """{k: (mean output of the first k seeds, total iterations, metas)} for every k whose
+    k seeds have all been run (what ``--quality`` with k restarts returns)."""
+    out, metas, imgs = {}, [], []
+    for seed in seeds:
+        path = _path(root, name, sigma, size, variant, seed)
+        if not path.exists():
+            break
+        img, meta = load_run(path)
+        imgs.append(img)
+        metas.append(meta)
+        out[len(imgs)] = (np.mean(imgs, axis=0), sum(m["iters"] for m in metas), list(metas))
+    return out
+
+
+def timing(widths: list[int], size: int, iters: int = 30) -> dict[int, float]:
+    """Seconds per fitting iteration of the denoising U-Net at each width (run this under
+    the timing lock; the sweeps' own seconds are taken on a loaded machine)."""
+    from tinydip.fit import fit
+    from tinydip.images import to_tensor
+    from tinydip.tasks import build_net
+
+    clean = clean_image("hopper", size)
+    obs = to_tensor(noisy_image(clean, 25, "hopper"))
+    out = {}
+    for w in widths:
+        net = build_net("unet", "denoise", 3, 0, channels_down=(w,) * 5, channels_up=(w,) * 5)
+        fit(net, obs, iters=3, stop="none", progress=False)  # warm-up (numba, workspaces)
+        r = fit(net, obs, iters=iters, stop="none", progress=False)
+        out[w] = r.seconds_per_iter
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=("run", "table"))
+    ap.add_argument("command", choices=("run", "table", "timing"))
     ap.add_argument("--images", default=",".join(IMAGES))
     ap.add_argument("--sigma", type=float, default=25.0)
     ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--seeds", default="0,1,2,3")
     ap.add_argument("--variant", default="default", choices=sorted(VARIANTS))
     ap.add_argument("--dir", default="benchmarks/results/denoise")
     args = ap.parse_args(argv)
@@ -139,11 +175,55 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 run_one(name, args.sigma, args.size, args.variant, seed, root)
         return 0
-    return table(names, args.sigma, args.size, args.variant, seeds, root)
+    if args.command == "timing":
+        res = {"size": args.size, "seconds_per_iter": timing([128, 64, 32], args.size),
+               "load": os.getloadavg()}
+        print(json.dumps(res))
+        return 0
+    return table(names, args.sigma, args.size, seeds, root)
 
 
-def table(names, sigma, size, variant, seeds, root) -> int:
-    raise NotImplementedError
+def table(names, sigma, size, seeds, root) -> int:
+    """Markdown table: one row per method, PSNR per image, mean PSNR / SSIM / iterations."""
+    rows: dict[str, dict[str, tuple[float, float, float]]] = {}  # method -> image -> ...
+    extra = {}
+    for name in names:
+        clean = clean_image(name, size)
+        noisy = noisy_image(clean, sigma, name)
+        rows.setdefault("noisy input", {})[name] = (psnr(noisy, clean), ssim(noisy, clean),
+                                                    math.nan)
+        est = estimate_sigma(noisy) * 255
+        extra[name] = {"sigma_estimate": round(est, 2)}
+        for label, s in (("CBM3D, true sigma", sigma), ("CBM3D, estimated sigma", est)):
+            out, sec = cbm3d(noisy, s)
+            rows.setdefault(label, {})[name] = (psnr(out, clean), ssim(out, clean), sec)
+        for variant in VARIANTS:
+            for k, (img, iters, metas) in ensembles(root, name, sigma, size, variant,
+                                                    seeds).items():
+                label = f"DIP {variant}, {k} fit{'s' if k > 1 else ''} averaged" if k > 1 \
+                    else f"DIP {variant}, seed 0"
+                rows.setdefault(label, {})[name] = (psnr(img, clean), ssim(img, clean), iters)
+                if k == 1:
+                    rows.setdefault(f"DIP {variant}, seed 0: oracle best iterate", {})[name] = \
+                        (metas[0]["oracle_best_smoothed"], math.nan, math.nan)
+    print("| method | " + " | ".join(names)
+          + " | mean PSNR | mean SSIM | mean iterations / CBM3D s |")
+    print("|" + "---|" * (len(names) + 4))
+    result = {"sigma": sigma, "size": size, "images": extra, "rows": {}}
+    for label, per in rows.items():
+        cells = [f"{per[n][0]:.2f}" if n in per else "-" for n in names]
+        full = all(n in per for n in names)
+        vals = [per[n] for n in names if n in per]
+        mean = [float(np.mean([v[i] for v in vals])) for i in range(3)]
+        tail = [f"{mean[0]:.2f}" + ("" if full else f" ({len(vals)} img)"),
+                "-" if math.isnan(mean[1]) else f"{mean[1]:.4f}",
+                "-" if math.isnan(mean[2]) else f"{mean[2]:.0f}"]
+        print(f"| {label} | " + " | ".join(cells + tail) + " |")
+        result["rows"][label] = {n: [round(x, 4) if math.isfinite(x) else None for x in per[n]]
+                                 for n in per}
+    (root / f"table_s{sigma:g}_{size}.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(extra))
+    return 0
 
 
 if __name__ == "__main__":
