@@ -89,3 +89,21 @@ def test_problem_net_options_reach_the_network(pair):
     r = run("denoise", problem, **{**FIT, "net_options": caller})
     narrow = denoise(noisy, **{**FIT, "net_options": {**OPTS, "channels_up": (8,) * 3}})
     assert r.params == narrow.params < denoise(noisy, **FIT).params
+
+
+def test_cli_quality_best_averages_and_reports(tmp_path, capsys):
+    from tinydip.cli.main import main
+
+    rep = tmp_path / "r.json"
+    code = main(["denoise", "--size", "32", "--iters", "2", "--quiet", "--stop", "none",
+                 "--quality", "best", "--report", str(rep)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "estimated noise sigma" in err and "--quality best" in err
+    r = json.loads(rep.read_text())
+    assert r["quality"] == "best" and r["ensemble"]["averaged"] == QUALITY["best"].restarts
+    assert r["iters"] == 2 * QUALITY["best"].restarts
+    assert 15 < r["noise_sigma_estimate"] < 35
+    with pytest.raises(SystemExit) as exc:  # argparse: usage error, exit status 2
+        main(["denoise", "--size", "32", "--quality", "ultra"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
