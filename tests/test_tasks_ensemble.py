@@ -12,8 +12,9 @@ import pytest
 from tinydip.degrade import add_noise
 from tinydip.images import sample_image
 from tinydip.tasks import denoise, run
-from tinydip.tasks.catalogue import QUALITY, Quality, denoise_problem
+from tinydip.tasks.catalogue import denoise_problem
 from tinydip.tasks.ensemble import combine
+from tinydip.tasks.quality import QUALITY, Quality
 
 OPTS = dict(in_channels=8, channels_down=(16,) * 3, channels_up=(16,) * 3, channels_skip=(4,) * 3)
 FIT = dict(iters=12, stop="none", progress=False, net_options=OPTS)

@@ -18,7 +18,6 @@ output (which is never a blown-up iterate, so no backtracking is needed).
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -36,11 +35,13 @@ from ..degrade import (
 )
 from ..fileio import check_outputs
 from ..functional import mse_loss, poisson_loss
+from ..functional.tv import with_tv
 from ..images import sample_image, save_image, to_image, to_tensor
 from ..masks import DEFAULT_TOL, mask_from_spec, random_mask
 from ..noise_estimate import estimate_sigma
 from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
 from ..stopping import VAL_TUNED, WMV_DEFAULT
+from .quality import QUALITY, Quality
 from .registry import Problem, Task, load, register
 from .runner import as_image
 
@@ -48,23 +49,6 @@ from .runner import as_image
 
 
 LOSSES = {"mse": mse_loss, "poisson": poisson_loss}
-
-
-@dataclass(frozen=True)
-class Quality:
-    """A ``denoise --quality`` setting: the U-Net's width and how many fits are averaged."""
-
-    restarts: int = 1  # fits from seeds seed, seed + 1, ... averaged (tasks/ensemble.py)
-    width: int | None = None  # channels per level of the skip U-Net (None: the preset's 128)
-
-    def net_options(self) -> dict:
-        if self.width is None:
-            return {}
-        return {"unet": {"channels_down": (self.width,) * 5, "channels_up": (self.width,) * 5}}
-
-
-# measured (benchmarks/README.md, "Denoising: quality settings"): 128x128, sigma 25
-QUALITY = {"fast": Quality(), "default": Quality(), "best": Quality(restarts=2)}
 
 
 def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None,
@@ -87,14 +71,18 @@ def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None,
     q = QUALITY[quality]
     sigma = 255.0 * estimate_sigma(as_image(noisy, "noisy image"))
     notes = [f"denoise: estimated noise sigma {sigma:.1f} (0-255 scale, from the image alone)"]
-    if q.restarts > 1 or q.width is not None:
+    if q != Quality():
         notes.append(f"denoise: --quality {quality}: "
                      + (f"U-Net width {q.width}, " if q.width is not None else "")
+                     + (f"TV weight {q.tv:g}, " if q.tv else "")
                      + f"{q.restarts} fit(s) averaged")
+    loss_fn = None if loss == "mse" else LOSSES[loss]
+    if q.tv:
+        loss_fn = with_tv(LOSSES[loss], q.tv)
     return Problem(noisy, Identity(), truth, extra={"loss": loss, "quality": quality,
                                                      "noise_sigma_estimate": round(sigma, 2)},
-                   notes=notes, loss_fn=None if loss == "mse" else LOSSES[loss],
-                   net_options=q.net_options(), restarts=q.restarts)
+                   notes=notes, loss_fn=loss_fn, net_options=q.net_options(),
+                   restarts=q.restarts)
 
 
 def _denoise_arguments(p: argparse.ArgumentParser) -> None:
