@@ -138,7 +138,7 @@ def ensembles(root: Path, name: str, sigma: float, size: int, variant: str,
     return out
 
 
-def timing(widths: list[int], size: int, iters: int = 30) -> dict[int, float]:
+def timing(widths: list[int], size: int, iters: int = 15) -> dict[int, float]:
     """Seconds per fitting iteration of the denoising U-Net at each width (run this under
     the timing lock; the sweeps' own seconds are taken on a loaded machine)."""
     from tinydip.fit import fit
