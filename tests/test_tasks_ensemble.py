@@ -108,3 +108,26 @@ def test_cli_quality_best_averages_and_reports(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:  # argparse: usage error, exit status 2
         main(["denoise", "--size", "32", "--quality", "ultra"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_the_library_never_imports_bm3d():
+    import subprocess
+    import sys
+
+    code = ("import sys, tinydip.cli.main, tinydip.tasks, tinydip.sure, tinydip.noise_estimate; "
+            "assert 'bm3d' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_tv_weight_adds_tv_to_the_loss(pair, monkeypatch):
+    from tinydip.functional import mse_loss
+    from tinydip.functional.tv import tv_forward
+    from tinydip.tasks import quality
+
+    _, noisy = pair
+    monkeypatch.setitem(quality.QUALITY, "best", Quality(tv=0.05))
+    p = denoise_problem(noisy, quality="best")
+    pred, target = np.random.default_rng(0).random((2, 1, 3, 8, 8), dtype=np.float32)
+    assert p.loss_fn(pred, target)[0] == pytest.approx(
+        mse_loss(pred, target)[0] + 0.05 * tv_forward(pred)[0], rel=1e-6)
+    assert "TV weight 0.05" in p.notes[1]
