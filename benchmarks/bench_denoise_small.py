@@ -57,9 +57,9 @@ def sure_study(clean, noisy, width, iters, eps):
     mse = np.array([np.mean((a[i] - x) ** 2) for i in its])
     est = np.array([paired.value(a[i], b[i]) for i in its])
     i, j = int(mse.argmin()), int(est.argmin())
-    return {"sigma_estimate": sigma * 255, "oracle_iter": its[i],
-            "oracle_psnr": 10 * np.log10(1 / mse[i]), "sure_iter": its[j],
-            "sure_pick_psnr": 10 * np.log10(1 / mse[j])}
+    return {"sigma_estimate": float(sigma * 255), "oracle_iter": its[i],
+            "oracle_psnr": float(10 * np.log10(1 / mse[i])), "sure_iter": its[j],
+            "sure_pick_psnr": float(10 * np.log10(1 / mse[j]))}
 
 
 def val_run(clean, noisy, width, iters, weight=0.0):
@@ -68,7 +68,7 @@ def val_run(clean, noisy, width, iters, weight=0.0):
             loss_fn=with_tv(mse_loss, weight))
     return {"tv": weight, "psnr": psnr(r.output, to_tensor(clean)), "selected": r.output_iter,
             "stopped": r.stopped_iter,
-            "own_oracle": max(h["psnr_smoothed"] for h in r.history)}
+            "own_oracle": float(max(h["psnr_smoothed"] for h in r.history))}
 
 
 def main() -> int:
