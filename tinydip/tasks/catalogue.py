@@ -36,12 +36,12 @@ from ..degrade import (
 from ..fileio import check_outputs
 from ..functional import mse_loss, poisson_loss
 from ..functional.tv import with_tv
-from ..images import sample_image, save_image, to_image, to_tensor
+from ..images import check_min_size, sample_image, save_image, to_image, to_tensor
 from ..masks import DEFAULT_TOL, mask_from_spec, random_mask
 from ..noise_estimate import estimate_sigma
 from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
 from ..stopping import VAL_TUNED, WMV_DEFAULT
-from .quality import QUALITY, Quality
+from .quality import QUALITY
 from .registry import Problem, Task, load, register
 from .runner import as_image
 
@@ -69,19 +69,15 @@ def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None,
     if quality not in QUALITY:
         raise ValueError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}")
     q = QUALITY[quality]
-    sigma = 255.0 * estimate_sigma(as_image(noisy, "noisy image"))
-    notes = [f"denoise: estimated noise sigma {sigma:.1f} (0-255 scale, from the image alone)"]
-    if q != Quality():
-        notes.append(f"denoise: --quality {quality}: "
-                     + (f"U-Net width {q.width}, " if q.width is not None else "")
-                     + (f"TV weight {q.tv:g}, " if q.tv else "")
-                     + f"{q.restarts} fit(s) averaged")
+    img = as_image(noisy, "noisy image")
+    check_min_size(*img.shape[:2])
+    sigma = 255.0 * estimate_sigma(img)
     loss_fn = None if loss == "mse" else LOSSES[loss]
     if q.tv:
         loss_fn = with_tv(LOSSES[loss], q.tv)
     return Problem(noisy, Identity(), truth, extra={"loss": loss, "quality": quality,
                                                      "noise_sigma_estimate": round(sigma, 2)},
-                   notes=notes, loss_fn=loss_fn, net_options=q.net_options(),
+                   loss_fn=loss_fn, net_options=q.net_options(),
                    restarts=q.restarts)
 
 

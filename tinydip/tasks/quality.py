@@ -27,8 +27,8 @@ class Quality:
 
 
 # benchmarks/README.md, "Denoising beyond one fit" (128x128, sigma 25; what is and is not
-# measured is listed there): "default" is today's single paper-width fit, unchanged (no
-# variant was measured better on every image); "fast" is one width-32 fit (15x fewer
-# weights, measured 28.25 / 28.22 dB on hopper / face); "best" averages two paper-width
-# fits (the DIP paper's +0.57 dB; only the width-32 pair was measured here).
-QUALITY = {"fast": Quality(width=32), "default": Quality(), "best": Quality(restarts=2)}
+# measured is listed there): "default" is today's single paper-width fit, unchanged (only one
+# image was measured for any alternative); "fast" is one width-32 fit (15x fewer weights;
+# 28.25 / 28.22 dB on hopper / face, today's default 28.19 on hopper); "best" averages two
+# width-32 fits (28.73 dB on hopper, +0.54 over today's default, CBM3D 29.19).
+QUALITY = {"fast": Quality(width=32), "default": Quality(), "best": Quality(width=32, restarts=2)}

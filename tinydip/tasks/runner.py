@@ -146,6 +146,9 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
     estimate = estimate_fit(model, H, W)
     check_budget(estimate, max_memory, MEMORY_ADVICE)
     if log is not None:
+        if "noise_sigma_estimate" in problem.extra:
+            log(f"{t.name}: estimated noise sigma {problem.extra['noise_sigma_estimate']:.1f} "
+                "(0-255 scale, from the image alone)")
         log(f"{t.name}: fitting a {model.num_parameters():,}-parameter "
             f"{'U-Net' if net == 'unet' else 'Deep Decoder'} to {H}x{W}x{C} (estimated peak "
             f"memory {format_bytes(estimate.peak_bytes)}, about "
@@ -195,7 +198,8 @@ def _restarts(t: Task, problem: Problem, *, seed: int, log, **options) -> TaskRe
     interrupted = None
     for k in range(problem.restarts):
         if log is not None:
-            log(f"{t.name}: fit {k + 1} of {problem.restarts} (seed {seed + k}), averaged")
+            log(f"{t.name}: fit {k + 1} of {problem.restarts} (seed {seed + k}); the output "
+                "is their average")
         try:
             member = run(t, single, seed=seed + k, log=log, **options)
         except KeyboardInterrupt as exc:  # between two fits: keep what is done
