@@ -30,5 +30,5 @@ class Quality:
 # measured is listed there): "default" is today's single paper-width fit, unchanged (only one
 # image was measured for any alternative); "fast" is one width-32 fit (15x fewer weights;
 # 28.25 / 28.22 dB on hopper / face, today's default 28.19 on hopper); "best" averages two
-# width-32 fits (28.73 dB on hopper, +0.54 over today's default, CBM3D 29.19).
+# width-32 fits (28.73 / 28.80 dB on hopper / face; +0.54 over today's default on hopper).
 QUALITY = {"fast": Quality(width=32), "default": Quality(), "best": Quality(width=32, restarts=2)}
