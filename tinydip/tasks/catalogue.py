@@ -35,10 +35,13 @@ from ..degrade import (
 )
 from ..fileio import check_outputs
 from ..functional import mse_loss, poisson_loss
-from ..images import sample_image, save_image, to_image, to_tensor
+from ..functional.tv import with_tv
+from ..images import check_min_size, sample_image, save_image, to_image, to_tensor
 from ..masks import DEFAULT_TOL, mask_from_spec, random_mask
+from ..noise_estimate import estimate_sigma
 from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
 from ..stopping import VAL_TUNED, WMV_DEFAULT
+from .quality import QUALITY
 from .registry import Problem, Task, load, register
 from .runner import as_image
 
@@ -49,18 +52,33 @@ LOSSES = {"mse": mse_loss, "poisson": poisson_loss}
 
 
 def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None,
-                    loss: str = "mse") -> Problem:
+                    loss: str = "mse", quality: str = "default") -> Problem:
     """Denoise an HxWxC image in [0, 1] (E = MSE to the noisy image).
 
     ``loss``: ``"mse"`` (Gaussian noise) or ``"poisson"`` (the Poisson negative
     log-likelihood, :func:`~tinydip.functional.poisson_loss`, for shot noise).
+    ``quality``: ``"fast"``, ``"default"`` or ``"best"`` (:data:`QUALITY`: the U-Net's width
+    and how many fits from consecutive seeds are averaged; time for PSNR).
     ``options``: :class:`~tinydip.fit.FitConfig` fields (iters, lr, stop, ...) and
     ``net_options`` (U-Net config fields or Deep Decoder arguments).
+    The report gets ``noise_sigma_estimate`` (0-255 scale, from the noisy image alone:
+    :func:`~tinydip.noise_estimate.estimate_sigma`).
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-    return Problem(noisy, Identity(), truth, extra={"loss": loss},
-                   loss_fn=None if loss == "mse" else LOSSES[loss])
+    if quality not in QUALITY:
+        raise ValueError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}")
+    q = QUALITY[quality]
+    img = as_image(noisy, "noisy image")
+    check_min_size(*img.shape[:2])
+    sigma = 255.0 * estimate_sigma(img)
+    loss_fn = None if loss == "mse" else LOSSES[loss]
+    if q.tv:
+        loss_fn = with_tv(LOSSES[loss], q.tv)
+    return Problem(noisy, Identity(), truth, extra={"loss": loss, "quality": quality,
+                                                     "noise_sigma_estimate": round(sigma, 2)},
+                   loss_fn=loss_fn, net_options=q.net_options(),
+                   restarts=q.restarts)
 
 
 def _denoise_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,6 +97,9 @@ def _denoise_arguments(p: argparse.ArgumentParser) -> None:
                    f"auto = {POISSON_AUTO_LOSS} for --noise poisson, else mse")
     p.add_argument("--size", type=positive_int, default=128,
                    help="size of the built-in sample image (default 128)")
+    p.add_argument("--quality", choices=tuple(QUALITY), default="default",
+                   help="time for PSNR: fast, default, or best (averages several fits; "
+                   "see the README for measured seconds and dB)")
 
 
 # what --loss auto means with --noise poisson: chosen by measurement (benchmarks/README.md,
@@ -113,7 +134,7 @@ def _denoise_from_args(args: argparse.Namespace) -> Problem:
             noisy = img
     loss = args.loss if args.loss != "auto" else \
         (POISSON_AUTO_LOSS if kind == "poisson" else "mse")
-    problem = denoise_problem(noisy, truth=truth, loss=loss)
+    problem = denoise_problem(noisy, truth=truth, loss=loss, quality=args.quality)
     problem.notes[:0] = notes
     if level is not None:
         problem.extra["noise"] = f"{kind}:{level:g}"
@@ -337,6 +358,9 @@ def _deblur_arguments(p: argparse.ArgumentParser) -> None:
                    help="add Gaussian noise of this sigma (0-255 scale) after blurring")
     p.add_argument("--size", type=positive_int, default=128,
                    help="size of the built-in sample image (default 128)")
+    p.add_argument("--quality", choices=tuple(QUALITY), default="default",
+                   help="time for PSNR: fast, default, or best (averages several fits; "
+                   "see the README for measured seconds and dB)")
 
 
 def _deblur_from_args(args: argparse.Namespace) -> Problem:

@@ -35,7 +35,12 @@ class Problem:
     ``loss_fn`` (the energy, ``mse_loss``'s contract) override the task's when given.
     ``preview``: if set, an action that REPLACES the fit (e.g. ``inpaint --preview-mask``
     writing the mask and the masked image): the CLI calls it, prints the lines it returns
-    and exits 0 without fitting.
+    and exits 0 without fitting. ``fit_options``: :class:`~tinydip.fit.FitConfig` fields of
+    the variant (over the task's ``fit_defaults``; the caller's options win);
+    ``net_options``: the variant's network options per prior kind (``{"unet": {...}}``;
+    the caller's ``net_options`` win);
+    ``restarts``: fit this many times (seeds ``seed``, ``seed + 1``, ...) and average the
+    outputs (``denoise --quality best``; :mod:`tinydip.tasks.ensemble`).
     """
 
     observation: np.ndarray
@@ -47,6 +52,9 @@ class Problem:
     stopping: dict | None = None
     loss_fn: Callable | None = None
     preview: Callable[[], list[str]] | None = None
+    fit_options: dict = field(default_factory=dict)
+    net_options: dict[str, dict] = field(default_factory=dict)
+    restarts: int = 1
 
     def output_shape(self) -> tuple[int, int, int]:
         """(H, W, C) of the reconstruction: ``operator.input_shape`` of the observation."""

@@ -125,8 +125,12 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
     Before fitting, the peak memory is estimated (:func:`tinydip.memory.estimate_fit`) and a
     :class:`~tinydip.memory.MemoryBudgetError` raised if it exceeds ``max_memory`` bytes
     (default: 80% of the memory available now); the estimate is in the report and, with
-    ``log``, announced in one line before the fit starts."""
+    ``log``, announced in one line before the fit starts. ``problem.restarts > 1``: that
+    many fits (seeds ``seed``, ``seed + 1``, ...) averaged (:func:`~.ensemble.combine`)."""
     t = get_task(task)
+    if problem.restarts > 1:
+        return _restarts(t, problem, net=net, seed=seed, net_options=net_options,
+                         max_memory=max_memory, log=log, **fit_options)
     obs = as_image(problem.observation, "observation")
     problem = replace(problem, observation=obs)
     H, W, C = problem.output_shape()
@@ -137,10 +141,14 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
         if truth.shape != (H, W, C):
             raise ValueError(f"truth is {truth.shape[0]}x{truth.shape[1]}x{truth.shape[2]} but "
                              f"the output is {H}x{W}x{C}")
-    model = build_net(net, t, C, seed, **(net_options or {}))
+    model = build_net(net, t, C, seed, **{**problem.net_options.get(net, {}),
+                                          **(net_options or {})})
     estimate = estimate_fit(model, H, W)
     check_budget(estimate, max_memory, MEMORY_ADVICE)
     if log is not None:
+        if "noise_sigma_estimate" in problem.extra:
+            log(f"{t.name}: estimated noise sigma {problem.extra['noise_sigma_estimate']:.1f} "
+                "(0-255 scale, from the image alone)")
         log(f"{t.name}: fitting a {model.num_parameters():,}-parameter "
             f"{'U-Net' if net == 'unet' else 'Deep Decoder'} to {H}x{W}x{C} (estimated peak "
             f"memory {format_bytes(estimate.peak_bytes)}, about "
@@ -148,8 +156,8 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
     # The Deep Decoder is fitted without input jitter (Heckel & Hand): with the U-Net's 0.03
     # it barely fits (measured ~14 dB vs ~24 dB on text inpainting at 64x64).
     net_defaults = {"reg_noise_std": 0.0} if net == "decoder" else {}
-    settings = resolve_stop(t, {**t.fit_defaults, **net_defaults, **fit_options, "seed": seed},
-                            problem.stopping)
+    settings = resolve_stop(t, {**t.fit_defaults, **net_defaults, **problem.fit_options,
+                                **fit_options, "seed": seed}, problem.stopping)
     requested = settings.pop("stop_requested")
     cfg = FitConfig(**settings)
     res = fit(model, to_tensor(obs), operator=problem.operator,
@@ -178,6 +186,31 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
 
 MEMORY_ADVICE = ("use a smaller image (--size for the built-in sample), a smaller network "
                  "(--net decoder), or raise --max-memory if the machine has the memory")
+
+
+def _restarts(t: Task, problem: Problem, *, seed: int, log, **options) -> TaskResult:
+    """``problem.restarts`` fits, one seed each, averaged; an interrupted or diverged member
+    ends the series (the completed members are kept: nothing lost)."""
+    from .ensemble import combine
+
+    single = replace(problem, restarts=1)
+    members: list[TaskResult] = []
+    interrupted = None
+    for k in range(problem.restarts):
+        if log is not None:
+            log(f"{t.name}: fit {k + 1} of {problem.restarts} (seed {seed + k}); the output "
+                "is their average")
+        try:
+            member = run(t, single, seed=seed + k, log=log, **options)
+        except KeyboardInterrupt as exc:  # between two fits: keep what is done
+            if not members:
+                raise
+            interrupted = exc
+            break
+        members.append(member)
+        if member.fit.interrupted or member.fit.diverged:
+            break
+    return combine(members, problem.restarts, interrupted=interrupted)
 
 
 

@@ -1,0 +1,131 @@
+"""Averaged restarts (tasks/ensemble.py, ``denoise --quality``): the mean of the member fits,
+their report, interrupted members, and the quality settings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from tinydip.degrade import add_noise
+from tinydip.images import sample_image
+from tinydip.tasks import denoise, run
+from tinydip.tasks.catalogue import denoise_problem
+from tinydip.tasks.ensemble import combine
+from tinydip.tasks.quality import QUALITY, Quality
+
+OPTS = dict(in_channels=8, channels_down=(16,) * 3, channels_up=(16,) * 3, channels_skip=(4,) * 3)
+FIT = dict(iters=12, stop="none", progress=False, net_options=OPTS)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    clean = sample_image(32)
+    noisy = add_noise(clean, 25, np.random.default_rng(0))
+    return clean, noisy
+
+
+@pytest.fixture(scope="module")
+def singles(pair):
+    clean, noisy = pair
+    return [denoise(noisy, truth=clean, seed=s, **FIT) for s in (3, 4)]
+
+
+def test_restarts_average_the_fits_of_consecutive_seeds(pair, singles):
+    clean, noisy = pair
+    problem = replace(denoise_problem(noisy, truth=clean), restarts=2)
+    ens = run("denoise", problem, seed=3, **FIT)
+    for k in ("output", "smoothed", "best", "last"):
+        mean = (singles[0].images[k] + singles[1].images[k]) / 2
+        np.testing.assert_allclose(ens.images[k], mean, atol=1e-6)
+    assert ens.psnr["output"] > max(s.psnr["output"] for s in singles)  # errors average out
+    assert ens.fit.iters_run == 24
+    rep = json.loads(json.dumps(ens.report(), allow_nan=False))
+    info = rep["ensemble"]
+    assert info["requested"] == info["averaged"] == 2
+    assert [m["seed"] for m in info["members"]] == [3, 4]
+    assert [m["psnr_output"] for m in info["members"]] == \
+        [round(s.psnr["output"], 4) for s in singles]
+    assert rep["iters"] == 24 and rep["seconds"] == pytest.approx(
+        sum(m["seconds"] for m in info["members"]), abs=2e-3)
+
+
+def test_an_interrupted_member_is_left_out_of_the_mean(singles):
+    broken = replace(singles[1], fit=replace(singles[1].fit, interrupted=True,
+                                             interrupted_by="SIGTERM"))
+    out = combine([singles[0], broken], 3)
+    np.testing.assert_array_equal(out.images["output"], singles[0].images["output"])
+    assert out.fit.interrupted and out.fit.interrupted_by == "SIGTERM"
+    assert out.extra["ensemble"]["averaged"] == 1
+    assert [m["averaged"] for m in out.extra["ensemble"]["members"]] == [True, False]
+    alone = combine([broken], 2)  # nothing completed: the interrupted fit is kept
+    np.testing.assert_array_equal(alone.images["output"], broken.images["output"])
+    between = combine([singles[0]], 2, interrupted=KeyboardInterrupt())
+    assert between.fit.interrupted_by == "SIGINT"
+    with pytest.raises(ValueError, match="no fit"):
+        combine([], 2)
+
+
+def test_quality_settings_and_noise_estimate(pair):
+    clean, noisy = pair
+    assert set(QUALITY) == {"fast", "default", "best"}
+    assert QUALITY["default"] == Quality()  # today's default: one paper-width fit
+    p = denoise_problem(noisy, quality="best")
+    assert p.restarts == QUALITY["best"].restarts >= 2
+    assert p.extra["quality"] == "best"
+    assert p.extra["noise_sigma_estimate"] == pytest.approx(25, rel=0.2)
+    assert Quality(width=32).net_options() == \
+        {"unet": {"channels_down": (32,) * 5, "channels_up": (32,) * 5}}
+    with pytest.raises(ValueError, match="unknown quality"):
+        denoise_problem(noisy, quality="ultra")
+
+
+def test_problem_net_options_reach_the_network(pair):
+    clean, noisy = pair
+    problem = replace(denoise_problem(noisy), net_options={"unet": {"channels_up": (8,) * 3}})
+    caller = {k: v for k, v in OPTS.items() if k != "channels_up"}
+    r = run("denoise", problem, **{**FIT, "net_options": caller})
+    narrow = denoise(noisy, **{**FIT, "net_options": {**OPTS, "channels_up": (8,) * 3}})
+    assert r.params == narrow.params < denoise(noisy, **FIT).params
+
+
+def test_cli_quality_best_averages_and_reports(tmp_path, capsys):
+    from tinydip.cli.main import main
+
+    rep = tmp_path / "r.json"
+    code = main(["denoise", "--size", "32", "--iters", "2", "--quiet", "--stop", "none",
+                 "--quality", "best", "--report", str(rep)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "estimated noise sigma" in err and "fit 2 of 2 (seed 1)" in err
+    r = json.loads(rep.read_text())
+    assert r["quality"] == "best" and r["ensemble"]["averaged"] == QUALITY["best"].restarts
+    assert r["iters"] == 2 * QUALITY["best"].restarts
+    assert 15 < r["noise_sigma_estimate"] < 35
+    with pytest.raises(SystemExit) as exc:  # argparse: usage error, exit status 2
+        main(["denoise", "--size", "32", "--quality", "ultra"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_the_library_never_imports_bm3d():
+    import subprocess
+    import sys
+
+    code = ("import sys, tinydip.cli.main, tinydip.tasks, tinydip.sure, tinydip.noise_estimate; "
+            "assert 'bm3d' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_tv_weight_adds_tv_to_the_loss(pair, monkeypatch):
+    from tinydip.functional import mse_loss
+    from tinydip.functional.tv import tv_forward
+    from tinydip.tasks import quality
+
+    _, noisy = pair
+    monkeypatch.setitem(quality.QUALITY, "best", Quality(tv=0.05))
+    p = denoise_problem(noisy, quality="best")
+    pred, target = np.random.default_rng(0).random((2, 1, 3, 8, 8), dtype=np.float32)
+    assert p.loss_fn(pred, target)[0] == pytest.approx(
+        mse_loss(pred, target)[0] + 0.05 * tv_forward(pred)[0], rel=1e-6)
