@@ -15,6 +15,11 @@ U-Net at 128-256 px (tests check 30% at small sizes).
 
 :func:`check_budget` turns an estimate over the budget (default: 80% of the memory the system
 reports available) into one :class:`MemoryBudgetError` line with the estimate and what to do.
+:func:`plan_fit` does both and, before giving up, tries the *lean* mode: every convolution
+rebuilds its im2col matrix / Winograd tiles in backward instead of keeping them from forward
+(:meth:`~tinydip.nn.Conv2d.set_keep_cols`), about 30% less memory for the paper's U-Net at
+512x512 for a few percent more time per iteration (benchmarks/README.md). So the time is
+spent only when the memory is not there.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ import numpy as np
 
 from .functional.workspace import clear_workspace
 from .models.prior import Prior
+from .nn import Conv2d
 
 __all__ = ["FitEstimate", "MemoryBudgetError", "available_memory", "default_budget",
-           "current_rss", "peak_rss", "estimate_fit", "check_budget", "parse_size",
-           "format_bytes"]
+           "current_rss", "peak_rss", "estimate_fit", "check_budget", "plan_fit",
+           "set_lean", "parse_size", "format_bytes"]
 
 BUDGET_FRACTION = 0.8  # of the memory the system reports available
 
@@ -51,11 +57,13 @@ class FitEstimate:
     peak_bytes: int  # peak resident memory of the whole process
     iteration_bytes: int  # of which one iteration allocates (activations, grads, scratch)
     seconds_per_iter: float  # extrapolated from the probe; a rough figure
+    lean: bool = False  # convolutions rebuild their im2col / Winograd buffers in backward
 
     def as_dict(self) -> dict:
         return {"peak_mb": round(self.peak_bytes / 2**20, 1),
                 "iteration_mb": round(self.iteration_bytes / 2**20, 1),
-                "seconds_per_iter": round(self.seconds_per_iter, 4)}
+                "seconds_per_iter": round(self.seconds_per_iter, 4),
+                "lean": self.lean}
 
 
 def format_bytes(n: float) -> str:
@@ -164,7 +172,23 @@ def estimate_fit(prior: Prior, height: int, width: int,
     fixed = max(b1 - per_pixel * p1, 0.0)
     iteration = int(fixed + per_pixel * H * W + 2 * 4 * prior.num_parameters())  # + Adam m, v
     seconds = t2 * (H * W) / p2  # rough: small probes carry more overhead per pixel
-    return FitEstimate(H, W, current_rss() + iteration, iteration, seconds)
+    return FitEstimate(H, W, current_rss() + iteration, iteration, seconds, is_lean(prior))
+
+
+def _convs(net: Prior) -> list[Conv2d]:
+    return [m for m in net.modules() if isinstance(m, Conv2d)]
+
+
+def is_lean(net: Prior) -> bool:
+    """Whether no convolution of ``net`` keeps its im2col / Winograd buffer for backward."""
+    return not any(c.keep_cols for c in _convs(net))
+
+
+def set_lean(net: Prior, lean: bool = True) -> None:
+    """Lean mode on (every convolution rebuilds its im2col matrix / Winograd tiles in
+    backward, releasing its kept buffer) or off (every one keeps them: faster)."""
+    for c in _convs(net):
+        c.set_keep_cols(not lean)
 
 
 def peak_rss() -> int:
@@ -184,3 +208,20 @@ def check_budget(estimate: FitEstimate, budget: int | None, advice: str) -> None
             f"a fit at {estimate.height}x{estimate.width} needs about "
             f"{format_bytes(estimate.peak_bytes)} of memory, over the budget of "
             f"{format_bytes(limit)}; {advice}")
+
+
+def plan_fit(prior: Prior, height: int, width: int, budget: int | None,
+             advice: str) -> FitEstimate:
+    """Estimate a fit and make it fit the budget (``None``: :func:`default_budget`).
+
+    If the estimate is over the budget and the network keeps convolution buffers, switch it to
+    lean mode (:func:`set_lean`) and estimate again; raise :class:`MemoryBudgetError` (with the
+    lean estimate) only if that is still over. Returns the estimate of the mode ``prior`` is
+    left in (``FitEstimate.lean``)."""
+    limit = default_budget() if budget is None else int(budget)
+    estimate = estimate_fit(prior, height, width)
+    if estimate.peak_bytes > limit and not estimate.lean:
+        set_lean(prior)
+        estimate = estimate_fit(prior, height, width)
+    check_budget(estimate, limit, advice)
+    return estimate

@@ -34,6 +34,8 @@ class Conv2d(Module):
     ``keep_cols`` keeps this layer's im2col matrix from forward for backward in a buffer the
     layer owns (reused every iteration) instead of rebuilding it: one im2col less per step,
     at the cost of C*K*K*Ho*Wo floats per layer (Winograd: its 16*C*H*W/4 transformed tiles).
+    :meth:`set_keep_cols` changes it later (``tinydip.memory`` turns it off when a fit would
+    not fit the memory budget otherwise).
 
     ``algo`` picks how the convolution is computed; all three give the same numbers up to
     float rounding. "im2col": im2col + one matrix product (any kernel, any stride).
@@ -86,6 +88,13 @@ class Conv2d(Module):
         if self.kernel_size != 3 or self.stride != 1 or self.algo == "im2col":
             return False
         return self.algo == "winograd" or H * W >= self.WINOGRAD_MIN_PIXELS
+
+    def set_keep_cols(self, keep: bool) -> None:
+        """Keep (True) or rebuild in backward (False) the im2col matrix / Winograd tiles; off
+        releases the layer's buffer."""
+        self.keep_cols = bool(keep)
+        if not self.keep_cols:
+            self._cols = None
 
     def _buffer(self, shape: tuple[int, ...], dtype) -> np.ndarray:
         """The layer's own kept-for-backward buffer, reallocated only when the shape changes."""
