@@ -126,14 +126,17 @@ def default_budget() -> int:
 def _probe(net: Prior, z: np.ndarray) -> tuple[int, float]:
     """Bytes allocated at the peak of one forward + backward, and its seconds.
 
-    The scratch buffers are released first so that each probe counts its own."""
+    The scratch buffers and the convolutions' kept buffers are released first so that each
+    probe counts its own."""
     clear_workspace()
+    for conv in _convs(net):
+        conv.release_buffer()
     gc.collect()
     tracemalloc.start()
     try:
         t0 = time.perf_counter()
         out = net(z)
-        net.backward(np.ones_like(out))
+        net.backward_once(np.ones_like(out))  # as fit_step does
         seconds = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -94,7 +94,11 @@ class Conv2d(Module):
         releases the layer's buffer."""
         self.keep_cols = bool(keep)
         if not self.keep_cols:
-            self._cols = None
+            self.release_buffer()
+
+    def release_buffer(self) -> None:
+        """Drop the kept-for-backward buffer (the next forward allocates it again if kept)."""
+        self._cols = None
 
     def _buffer(self, shape: tuple[int, ...], dtype) -> np.ndarray:
         """The layer's own kept-for-backward buffer, reallocated only when the shape changes."""
@@ -139,6 +143,7 @@ class Conv2d(Module):
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db
+        self._used_cache()
         return dx
 
     def extra_repr(self) -> str:
@@ -188,6 +193,7 @@ class BatchNorm2d(Module):
         if self.weight is not None:
             self.weight.grad += dgamma
             self.bias.grad += dbeta
+        self._used_cache()
         return dx
 
     def folded_affine(self) -> tuple[np.ndarray, np.ndarray]:
@@ -222,7 +228,9 @@ class LeakyReLU(Module):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return leaky_relu_backward(dout, self._need_cache(self._cache))
+        dx = leaky_relu_backward(dout, self._need_cache(self._cache))
+        self._used_cache()
+        return dx
 
     def extra_repr(self) -> str:
         return f"{self.negative_slope}"
@@ -249,7 +257,9 @@ class Sigmoid(Module):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return sigmoid_backward(dout, self._need_cache(self._cache))
+        dx = sigmoid_backward(dout, self._need_cache(self._cache))
+        self._used_cache()
+        return dx
 
 
 class Upsample(Module):
@@ -270,7 +280,9 @@ class Upsample(Module):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return upsample_backward(dout, self._need_cache(self._cache))
+        dx = upsample_backward(dout, self._need_cache(self._cache))
+        self._used_cache()
+        return dx
 
     def extra_repr(self) -> str:
         return f"scale_factor={self.scale_factor}, mode={self.mode!r}"
