@@ -123,8 +123,9 @@ def default_budget() -> int:
     return int(BUDGET_FRACTION * available_memory()) + current_rss()
 
 
-def _probe(net: Prior, z: np.ndarray) -> tuple[int, float]:
-    """Bytes allocated at the peak of one forward + backward, and its seconds.
+def _probe(net: Prior, z: np.ndarray) -> tuple[int, float, list]:
+    """Bytes allocated at the peak of one forward + backward, its seconds, and the input shape
+    of every convolution (in ``_convs`` order).
 
     The scratch buffers and the convolutions' kept buffers are released first so that each
     probe counts its own."""
@@ -136,12 +137,13 @@ def _probe(net: Prior, z: np.ndarray) -> tuple[int, float]:
     try:
         t0 = time.perf_counter()
         out = net(z)
+        shapes = [conv.last_input_shape for conv in _convs(net)]
         net.backward_once(np.ones_like(out))  # as fit_step does
         seconds = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return peak, seconds
+    return peak, seconds, shapes
 
 
 def estimate_fit(prior: Prior, height: int, width: int,
@@ -154,26 +156,44 @@ def estimate_fit(prior: Prior, height: int, width: int,
     height, width : the output size (rounded up as the prior generates it).
     probe_sizes : two square sizes the prior accepts, smallest first (default: its minimum
         size and one step of ``downsampling`` more).
+
+    Notes
+    -----
+    The probes run in lean mode; the buffers the convolutions keep for backward (which
+    ``keep_cols="auto"`` keeps or not by their size) are added for the target size exactly:
+    each convolution's input shape at the target is its probe input shape scaled by
+    H / probe size, W / probe size, and ``Conv2d.kept_shape`` says what it keeps there.
     """
     H, W = prior.generated_size((height, width))
     if probe_sizes is None:
         probe_sizes = (prior.min_size, prior.min_size + prior.downsampling)
     state = prior.state_dict()  # weights and BatchNorm buffers: restored after probing
+    convs = _convs(prior)
+    modes = [conv.keep_cols for conv in convs]
     rng = np.random.default_rng(0)
     points = []
     try:
+        set_lean(prior)
         _probe(prior, prior.make_input((probe_sizes[0],) * 2, 1.0, rng))  # warm-up
         for s in probe_sizes:
             points.append((s * s, *_probe(prior, prior.make_input((s, s), 1.0, rng))))
     finally:
+        for conv, mode in zip(convs, modes, strict=True):
+            conv.set_keep_cols(mode)
         prior.load_state_dict(state)
         prior.zero_grad()
         clear_workspace()
         gc.collect()
-    (p1, b1, _), (p2, b2, t2) = points
+    (p1, b1, _, _), (p2, b2, t2, shapes) = points
     per_pixel = max((b2 - b1) / (p2 - p1), 0.0)
     fixed = max(b1 - per_pixel * p1, 0.0)
-    iteration = int(fixed + per_pixel * H * W + 2 * 4 * prior.num_parameters())  # + Adam m, v
+    s2 = probe_sizes[1]
+    kept = 0
+    for conv, (n, c, h, w) in zip(convs, shapes, strict=True):
+        shape = conv.kept_shape((n, c, round(h * H / s2), round(w * W / s2)))
+        kept += 0 if shape is None else int(np.prod(shape)) * conv.weight.data.itemsize
+    iteration = int(fixed + per_pixel * H * W + kept
+                    + 2 * 4 * prior.num_parameters())  # + Adam m, v
     seconds = t2 * (H * W) / p2  # rough: small probes carry more overhead per pixel
     return FitEstimate(H, W, current_rss() + iteration, iteration, seconds, is_lean(prior))
 
@@ -184,14 +204,15 @@ def _convs(net: Prior) -> list[Conv2d]:
 
 def is_lean(net: Prior) -> bool:
     """Whether no convolution of ``net`` keeps its im2col / Winograd buffer for backward."""
-    return not any(c.keep_cols for c in _convs(net))
+    return all(c.keep_cols is False for c in _convs(net))
 
 
 def set_lean(net: Prior, lean: bool = True) -> None:
     """Lean mode on (every convolution rebuilds its im2col matrix / Winograd tiles in
-    backward, releasing its kept buffer) or off (every one keeps them: faster)."""
+    backward, releasing its kept buffer) or off (back to the default, ``keep_cols="auto"``:
+    buffers up to ``Conv2d.KEEP_MAX_BYTES`` kept)."""
     for c in _convs(net):
-        c.set_keep_cols(not lean)
+        c.set_keep_cols(False if lean else "auto")
 
 
 def peak_rss() -> int:
