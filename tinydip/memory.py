@@ -17,9 +17,9 @@ U-Net at 128-256 px (tests check 30% at small sizes).
 reports available) into one :class:`MemoryBudgetError` line with the estimate and what to do.
 :func:`plan_fit` does both and, before giving up, tries the *lean* mode: every convolution
 rebuilds its im2col matrix / Winograd tiles in backward instead of keeping them from forward
-(:meth:`~tinydip.nn.Conv2d.set_keep_cols`), about 30% less memory for the paper's U-Net at
-512x512 for a few percent more time per iteration (benchmarks/README.md). So the time is
-spent only when the memory is not there.
+(:meth:`~tinydip.nn.Conv2d.set_keep_cols`; the default ``keep_cols="auto"`` already rebuilds
+the buffers over ``Conv2d.KEEP_MAX_BYTES``). Measured peak RSS of the paper U-Net at 512x512:
+1848 MB lean, 2810 MB keeping every buffer (benchmarks/README.md, "Memory at 512x512").
 """
 
 from __future__ import annotations
