@@ -4,6 +4,7 @@
     python benchmarks/bench_fit.py --large         # ... and 512
     python benchmarks/bench_fit.py --json out.json --repeats 7
     python benchmarks/bench_fit.py --algo im2col   # Winograd off: every conv as im2col + GEMM
+    python benchmarks/bench_fit.py --lean          # convolutions rebuild their buffers in backward
 
 Each (framework, network, size) runs in its own subprocess, so peak resident memory is that
 configuration's own and runs cannot disturb each other. PyTorch is timed only if importable,
@@ -26,10 +27,15 @@ HERE = Path(__file__).resolve().parent
 
 
 def build(net_name: str, size: int, algo: str = "auto"):
+    """The network, z and a target; ``algo`` is Conv2d's algo, with ":lean" appended for
+    tinydip's lean mode (:func:`tinydip.memory.set_lean`)."""
     import numpy as np
 
+    from tinydip.memory import set_lean
     from tinydip.models import deep_decoder, skip_unet, unet_config
     from tinydip.nn import Conv2d
+
+    algo, _, mode = algo.partition(":")
 
     rng = np.random.default_rng(0)
     if net_name == "unet":  # the paper's denoising U-Net: 32 in, 128 x 5, 4-ch skips, 3x3
@@ -39,6 +45,7 @@ def build(net_name: str, size: int, algo: str = "auto"):
     for m in net.modules():
         if isinstance(m, Conv2d):
             m.algo = algo
+    set_lean(net, mode == "lean")
     z = rng.uniform(0, 0.1, net.input_shape((size, size))).astype(np.float32)
     target = rng.uniform(0, 1, (1, 3, size, size)).astype(np.float32)
     return net, z, target
@@ -127,6 +134,11 @@ def main() -> None:
     p.add_argument("--algo", choices=["auto", "im2col"], default="auto",
                    help="tinydip's convolution algorithm (auto: Winograd for 3x3 stride-1 "
                         "layers of >= 16x16, as in normal use; im2col: Winograd off)")
+    p.add_argument("--lean", action="store_true",
+                   help="tinydip in lean mode: every convolution rebuilds its im2col matrix / "
+                        "Winograd tiles in backward instead of keeping them (less memory)")
+    p.add_argument("--no-cold-start", action="store_true",
+                   help="skip the cold-start measurement at the end")
     p.add_argument("--one", nargs=5, metavar=("FRAMEWORK", "NET", "SIZE", "REPEATS", "ALGO"),
                    help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -140,14 +152,15 @@ def main() -> None:
     except ImportError:
         have_torch = False
     sizes = a.sizes + ([512] if a.large else [])
+    algo = a.algo + (":lean" if a.lean else "")
     rows = []
     print(f"{'net':8s} {'size':>5s} {'GFLOP/it':>9s} {'tinydip s/it':>13s} {'GFLOP/s':>8s} "
           f"{'MB':>6s} {'torch s/it':>11s} {'GFLOP/s':>8s} {'MB':>6s} {'ratio':>6s}")
     for net in a.nets:
         for size in sizes:
             reps = str(a.repeats if size < 512 else max(3, a.repeats // 2))
-            r = spawn(["tinydip", net, str(size), reps, a.algo])
-            t = spawn(["torch", net, str(size), reps, a.algo]) if have_torch else None
+            r = spawn(["tinydip", net, str(size), reps, algo])
+            t = spawn(["torch", net, str(size), reps, algo]) if have_torch else None
             row = {"tinydip": r, "torch": t,
                    "ratio": r["s_per_iter"] / t["s_per_iter"] if t else None}
             rows.append(row)
@@ -160,14 +173,16 @@ def main() -> None:
     # cold start: import tinydip -> end of first iteration, warm and cold numba cache
     print("GFLOP/it counts every convolution as a direct product (forward, dx, dw); with "
           "Winograd\ntinydip does fewer multiplies, so its GFLOP/s is an effective rate.")
-    warm = spawn(["tinydip", "unet", "64", "1", a.algo])["import_to_first_iter_s"]
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        cold = spawn(["tinydip", "unet", "64", "1", a.algo], env)["import_to_first_iter_s"]
-    print(f"cold start (import tinydip -> end of first U-Net iteration at 64x64): "
-          f"warm numba cache {warm:.2f} s, cold cache {cold:.2f} s")
+    warm = cold = None
+    if not a.no_cold_start:
+        warm = spawn(["tinydip", "unet", "64", "1", algo])["import_to_first_iter_s"]
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+            cold = spawn(["tinydip", "unet", "64", "1", algo], env)["import_to_first_iter_s"]
+        print(f"cold start (import tinydip -> end of first U-Net iteration at 64x64): "
+              f"warm numba cache {warm:.2f} s, cold cache {cold:.2f} s")
     if a.json:
-        Path(a.json).write_text(json.dumps({"algo": a.algo, "rows": rows,
+        Path(a.json).write_text(json.dumps({"algo": algo, "rows": rows,
                                             "cold_start_warm_cache_s": warm,
                                             "cold_start_cold_cache_s": cold}, indent=1))
 

@@ -355,3 +355,50 @@ def test_small_network_matches_torch(record_error):
             errs[f"running_mean{id(m)}"] = rel_error(m.running_mean, stats[id(m)][0].numpy())
             errs[f"running_var{id(m)}"] = rel_error(m.running_var, stats[id(m)][1].numpy())
     assert record_error("torch: network", errs) < 1e-10, errs
+
+
+# ----------------------------------------------------------------------------------------------
+# backward_once: the same gradients, each layer's cache freed as soon as it is used
+# ----------------------------------------------------------------------------------------------
+def _caches(net):
+    return [m._cache for m in net.modules() if hasattr(m, "_cache")]
+
+
+def test_backward_once_same_gradients_and_frees_every_cache():
+    rng = np.random.default_rng(7)
+    net = small_net(rng)
+    x = rng.standard_normal(X_SHAPE)
+    out = net(x)
+    g = rng.standard_normal(out.shape)
+    net.zero_grad()
+    dx = net.backward(g)
+    grads = [p.grad.copy() for p in net.parameters()]
+    assert all(c is not None for c in _caches(net))  # plain backward keeps them
+    net(x)
+    net.zero_grad()
+    dx_once = net.backward_once(g)
+    np.testing.assert_array_equal(dx_once, dx)
+    for p, want in zip(net.parameters(), grads, strict=True):
+        np.testing.assert_array_equal(p.grad, want)
+    assert len(_caches(net)) >= 8 and all(c is None for c in _caches(net))
+    with pytest.raises(ValueError, match="before forward .or twice after backward_once"):
+        net.backward(g)
+    net(x)  # the flag does not outlive the call: plain backward keeps the caches again
+    net.backward(g)
+    assert all(c is not None for c in _caches(net))
+
+
+def test_backward_once_lowers_the_peak_memory():
+    import tracemalloc
+
+    rng = np.random.default_rng(8)
+    net = small_net(rng, dtype=np.float32)
+    x = rng.standard_normal((1, 3, 128, 128)).astype(np.float32)
+    peaks = []
+    for once in (False, True):
+        g = np.ones_like(net(x))
+        tracemalloc.start()
+        (net.backward_once if once else net.backward)(g)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 0.9 * peaks[0], peaks

@@ -128,11 +128,11 @@ def test_float32_end_to_end():
 # ----------------------------------------------------------------------------------------------
 # the gradient check must catch a wrong backward
 # ----------------------------------------------------------------------------------------------
-def _planted_input_adjoint(dV, reflect, dx):
+def _planted_input_adjoint(dV, reflect, dx, ty0=0):
     """The real input-transform adjoint with one of the 16 planes' sign flipped."""
     flipped = dV.copy()
     flipped[5] *= -1
-    real_input_adjoint(flipped, reflect, dx)
+    real_input_adjoint(flipped, reflect, dx, ty0)
 
 
 def _planted_filters_adjoint(dU):
@@ -177,3 +177,70 @@ def test_noncontiguous_input_and_gradient_same_as_contiguous():
                     conv2d_winograd_backward(np.ascontiguousarray(g), c2), strict=True):
         if a is not None:
             np.testing.assert_allclose(a, c, rtol=1e-13, atol=1e-13)
+
+
+# ----------------------------------------------------------------------------------------------
+# bands: large images run through a small scratch buffer, band of tile rows by band
+# ----------------------------------------------------------------------------------------------
+def test_bands_cover_the_tile_rows_within_the_byte_budget():
+    for H, W, ch in [(512, 512, 132), (128, 128, 128), (9, 7, 3), (2, 3, 500000)]:
+        th, tw = (H + 1) // 2, (W + 1) // 2
+        got = FW.bands(H, W, ch, 4)
+        assert [ty0 for ty0, _ in got] == list(np.cumsum([0] + [r for _, r in got[:-1]]))
+        assert sum(r for _, r in got) == th and all(r >= 1 for _, r in got)
+        rows = got[0][1]
+        assert rows == 1 or 16 * ch * rows * tw * 4 <= FW.BAND_BYTES
+    assert len(FW.bands(512, 512, 132, 4)) > 1 and len(FW.bands(64, 64, 128, 4)) == 1
+
+
+@pytest.fixture
+def one_row_bands(monkeypatch):
+    """Every convolution runs one tile row at a time (the smallest band)."""
+    monkeypatch.setattr(FW, "BAND_BYTES", 1)
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("shape", [(2, 3, 6, 8), (1, 2, 7, 5)])
+def test_banded_pass_equals_whole_pass(shape, padding, monkeypatch):
+    rng = np.random.default_rng(9)
+    x, w, b = case(rng, shape)
+    out, cache = conv2d_winograd_forward(x, w, b, padding)
+    g = rng.standard_normal(out.shape)
+    grads = conv2d_winograd_backward(g, cache)
+    monkeypatch.setattr(FW, "BAND_BYTES", 1)
+    assert len(FW.bands(*shape[2:], 4, 8)) == (shape[2] + 1) // 2
+    for tiles in (None, np.empty((shape[0], 16, shape[1], num_tiles(*shape[2:])))):
+        out_b, cache_b = conv2d_winograd_forward(x, w, b, padding, tiles)
+        np.testing.assert_allclose(out_b, out, rtol=1e-13, atol=1e-13)
+        for got, want in zip(conv2d_winograd_backward(g, cache_b), grads, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_banded_gradcheck(padding, one_row_bands, record_error):
+    rng = np.random.default_rng(10)
+    x, w, b = case(rng, (1, 2, 7, 6), F=3)
+    out, cache = conv2d_winograd_forward(x, w, b, padding)
+    g = rng.standard_normal(out.shape)
+    dx, dw, db = conv2d_winograd_backward(g, cache)
+
+    def f():
+        return conv2d_winograd_forward(x, w, b, padding)[0]
+
+    errors = {"x": rel_error(dx, numerical_grad(f, x, g)),
+              "w": rel_error(dw, numerical_grad(f, w, g))}
+    assert record_error("Conv2d (Winograd, banded)", errors) < 1e-7, errors
+
+
+def test_banded_gradcheck_catches_a_band_offset_bug(one_row_bands, monkeypatch):
+    """An input adjoint that scatters every band to the top of the image (ty0 ignored)."""
+    monkeypatch.setattr(FW, "winograd_input_adjoint",
+                        lambda dV, reflect, dx, ty0=0: real_input_adjoint(dV, reflect, dx, 0))
+    rng = np.random.default_rng(11)
+    x, w, b = case(rng, (1, 2, 6, 6), F=2)
+    out, cache = conv2d_winograd_forward(x, w, b, "reflect")
+    g = rng.standard_normal(out.shape)
+    dx = conv2d_winograd_backward(g, cache)[0]
+    err = rel_error(dx, numerical_grad(lambda: conv2d_winograd_forward(x, w, b, "reflect")[0],
+                                       x, g))
+    assert err > 1e-3

@@ -15,7 +15,10 @@ from tinydip.memory import (
     check_budget,
     estimate_fit,
     format_bytes,
+    is_lean,
     parse_size,
+    plan_fit,
+    set_lean,
 )
 from tinydip.models import deep_decoder, skip_unet, unet_config
 
@@ -105,3 +108,48 @@ def test_parse_size_refuses(bad):
 
 def test_format_bytes():
     assert format_bytes(3 * 2**30) == "3.0 GB" and format_bytes(5 * 2**20) == "5.0 MB"
+
+
+def _small_unet():
+    return skip_unet(unet_config("denoise", channels_down=(16,) * 3, channels_up=(16,) * 3,
+                                 channels_skip=(4,) * 3), rng=np.random.default_rng(0))
+
+
+def test_lean_mode_gives_the_same_output_and_gradients():
+    """Lean mode only changes where the convolution buffers come from (rebuilt in backward
+    instead of kept from forward): the numbers are bit-identical."""
+    net = _small_unet()
+    z = net.make_input((64, 64), 1.0, np.random.default_rng(1))
+    runs = []
+    for lean in (False, True, False):
+        set_lean(net, lean)
+        assert is_lean(net) == lean
+        state = net.state_dict()
+        net.zero_grad()
+        out = net(z)
+        dz = net.backward(np.cos(out))
+        runs.append([out, dz] + [p.grad.copy() for p in net.parameters()])
+        net.load_state_dict(state)
+    for a, b in zip(runs[0], runs[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    kept = [m for m in net.modules() if getattr(m, "_cols", None) is not None]
+    assert kept, "keep mode should hold buffers"
+    set_lean(net)
+    assert all(getattr(m, "_cols", None) is None for m in net.modules())
+
+
+def test_plan_fit_goes_lean_only_when_over_budget():
+    net = _small_unet()
+    keep = estimate_fit(net, 256, 256)
+    set_lean(net)
+    lean = estimate_fit(net, 256, 256)
+    set_lean(net, False)
+    assert not keep.lean and lean.lean
+    assert lean.peak_bytes < keep.peak_bytes - 10 * 2**20  # kept tiles of 20 channels at 256^2
+    roomy = plan_fit(net, 256, 256, 2**40, "")
+    assert not roomy.lean and not is_lean(net)
+    tight = plan_fit(net, 256, 256, (keep.peak_bytes + lean.peak_bytes) // 2, "")
+    assert tight.lean and is_lean(net) and tight.as_dict()["lean"] is True
+    set_lean(net, False)
+    with pytest.raises(MemoryBudgetError, match="needs about"):
+        plan_fit(net, 256, 256, lean.peak_bytes // 2, "advice")

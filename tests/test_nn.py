@@ -579,3 +579,35 @@ def test_conv2d_winograd_matches_torch(torch, padding, record_error):
     errs = {"out": rel_error(out, ot.detach().numpy()), "x": rel_error(dx, xt.grad.numpy()),
             "w": rel_error(conv.weight.grad, wt.grad.numpy())}
     assert record_error("torch: Conv2d (Winograd)", errs) < 1e-10, errs
+
+
+# ----------------------------------------------------------------------------------------------
+# keep_cols: True, False or "auto" (kept up to KEEP_MAX_BYTES)
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("k, stride", [(3, 1), (3, 2)])
+def test_keep_cols_auto_keeps_only_small_buffers(k, stride, monkeypatch):
+    rng = np.random.default_rng(0)
+    conv = Conv2d(3, 4, k, stride=stride, rng=rng, dtype=F64)
+    x = rng.standard_normal((1, 3, 20, 20))
+    g = rng.standard_normal(conv(x).shape)
+    want = [conv.backward(g)] + [p.grad.copy() for p in conv.parameters()]
+    shape = conv.kept_shape(x.shape)
+    assert shape is not None and conv._cols.shape == shape  # default "auto": small, kept
+    nbytes = int(np.prod(shape)) * 8
+    monkeypatch.setattr(Conv2d, "KEEP_MAX_BYTES", nbytes - 1)
+    conv.zero_grad()
+    conv(x)
+    assert conv.kept_shape(x.shape) is None and conv._cols is None  # over the limit: rebuilt
+    got = [conv.backward(g)] + [p.grad.copy() for p in conv.parameters()]
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    conv.set_keep_cols(True)
+    conv(x)
+    assert conv._cols is not None  # True keeps whatever the size
+    conv.set_keep_cols(False)
+    assert conv._cols is None and conv.kept_shape(x.shape) is None
+    with pytest.raises(ValueError, match="keep_cols must be"):
+        conv.set_keep_cols("sometimes")
+    with pytest.raises(ValueError, match="keep_cols must be"):
+        Conv2d(3, 4, 3, keep_cols=1.5)
+    assert Conv2d(3, 4, 1).kept_shape((1, 3, 8, 8)) is None  # 1x1 stride 1: nothing to keep

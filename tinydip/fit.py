@@ -106,7 +106,8 @@ def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
     """One step on ``E = loss_fn(A f(z_in)[:H, :W], observation, weights)`` (default MSE).
 
     Forward, loss, ``dE/d out = A^T dE/d(A out)`` (zero on any border the network generates
-    beyond the image's H x W), ``net.zero_grad()``, ``net.backward``, then
+    beyond the image's H x W), ``net.zero_grad()``, ``net.backward_once`` (backward, freeing
+    the layers' caches as it goes), then
     ``before_update(loss)`` (if given: the gradients are in ``Parameter.grad`` and the
     parameters are still those that produced the output) and ``opt.step()``.
     ``opt=None``: forward and loss only (no backward, no update).
@@ -132,7 +133,7 @@ def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
         dfull[:, :, :H, :W] = dout
         dout = dfull
     net.zero_grad()
-    net.backward(dout.astype(full.dtype, copy=False))
+    net.backward_once(dout.astype(full.dtype, copy=False))  # frees caches as it goes
     if before_update is not None:
         before_update(value)
     opt.step()

@@ -15,6 +15,11 @@ U-Net at 128-256 px (tests check 30% at small sizes).
 
 :func:`check_budget` turns an estimate over the budget (default: 80% of the memory the system
 reports available) into one :class:`MemoryBudgetError` line with the estimate and what to do.
+:func:`plan_fit` does both and, before giving up, tries the *lean* mode: every convolution
+rebuilds its im2col matrix / Winograd tiles in backward instead of keeping them from forward
+(:meth:`~tinydip.nn.Conv2d.set_keep_cols`; the default ``keep_cols="auto"`` already rebuilds
+the buffers over ``Conv2d.KEEP_MAX_BYTES``). Measured peak RSS of the paper U-Net at 512x512:
+1848 MB lean, 2810 MB keeping every buffer (benchmarks/README.md, "Memory at 512x512").
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ import numpy as np
 
 from .functional.workspace import clear_workspace
 from .models.prior import Prior
+from .nn import Conv2d
 
 __all__ = ["FitEstimate", "MemoryBudgetError", "available_memory", "default_budget",
-           "current_rss", "peak_rss", "estimate_fit", "check_budget", "parse_size",
-           "format_bytes"]
+           "current_rss", "peak_rss", "estimate_fit", "check_budget", "plan_fit",
+           "set_lean", "parse_size", "format_bytes"]
 
 BUDGET_FRACTION = 0.8  # of the memory the system reports available
 
@@ -51,11 +57,13 @@ class FitEstimate:
     peak_bytes: int  # peak resident memory of the whole process
     iteration_bytes: int  # of which one iteration allocates (activations, grads, scratch)
     seconds_per_iter: float  # extrapolated from the probe; a rough figure
+    lean: bool = False  # convolutions rebuild their im2col / Winograd buffers in backward
 
     def as_dict(self) -> dict:
         return {"peak_mb": round(self.peak_bytes / 2**20, 1),
                 "iteration_mb": round(self.iteration_bytes / 2**20, 1),
-                "seconds_per_iter": round(self.seconds_per_iter, 4)}
+                "seconds_per_iter": round(self.seconds_per_iter, 4),
+                "lean": self.lean}
 
 
 def format_bytes(n: float) -> str:
@@ -115,22 +123,27 @@ def default_budget() -> int:
     return int(BUDGET_FRACTION * available_memory()) + current_rss()
 
 
-def _probe(net: Prior, z: np.ndarray) -> tuple[int, float]:
-    """Bytes allocated at the peak of one forward + backward, and its seconds.
+def _probe(net: Prior, z: np.ndarray) -> tuple[int, float, list]:
+    """Bytes allocated at the peak of one forward + backward, its seconds, and the input shape
+    of every convolution (in ``_convs`` order).
 
-    The scratch buffers are released first so that each probe counts its own."""
+    The scratch buffers and the convolutions' kept buffers are released first so that each
+    probe counts its own."""
     clear_workspace()
+    for conv in _convs(net):
+        conv.release_buffer()
     gc.collect()
     tracemalloc.start()
     try:
         t0 = time.perf_counter()
         out = net(z)
-        net.backward(np.ones_like(out))
+        shapes = [conv.last_input_shape for conv in _convs(net)]
+        net.backward_once(np.ones_like(out))  # as fit_step does
         seconds = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return peak, seconds
+    return peak, seconds, shapes
 
 
 def estimate_fit(prior: Prior, height: int, width: int,
@@ -141,30 +154,68 @@ def estimate_fit(prior: Prior, height: int, width: int,
     ----------
     prior : the network (float32), in the state the fit will start from.
     height, width : the output size (rounded up as the prior generates it).
-    probe_sizes : two square sizes the prior accepts, smallest first (default: its minimum
-        size and one step of ``downsampling`` more).
+    probe_sizes : two square sizes the prior accepts, smallest first (default: one and two
+        steps of ``downsampling`` above its minimum size; at the minimum itself the fixed
+        costs distort the slope: the paper U-Net's lean probes at 64/96 extrapolated 512x512
+        to 68% of the measured peak, at 96/128 to ~93%).
+
+    Notes
+    -----
+    The probes run in lean mode; the buffers the convolutions keep for backward (which
+    ``keep_cols="auto"`` keeps or not by their size) are added for the target size exactly:
+    each convolution's input shape at the target is its probe input shape scaled by
+    H / probe size, W / probe size, and ``Conv2d.kept_shape`` says what it keeps there.
     """
     H, W = prior.generated_size((height, width))
     if probe_sizes is None:
-        probe_sizes = (prior.min_size, prior.min_size + prior.downsampling)
+        probe_sizes = (prior.min_size + prior.downsampling,
+                       prior.min_size + 2 * prior.downsampling)
     state = prior.state_dict()  # weights and BatchNorm buffers: restored after probing
+    convs = _convs(prior)
+    modes = [conv.keep_cols for conv in convs]
     rng = np.random.default_rng(0)
     points = []
     try:
+        set_lean(prior)
         _probe(prior, prior.make_input((probe_sizes[0],) * 2, 1.0, rng))  # warm-up
         for s in probe_sizes:
             points.append((s * s, *_probe(prior, prior.make_input((s, s), 1.0, rng))))
     finally:
+        for conv, mode in zip(convs, modes, strict=True):
+            conv.set_keep_cols(mode)
         prior.load_state_dict(state)
         prior.zero_grad()
         clear_workspace()
         gc.collect()
-    (p1, b1, _), (p2, b2, t2) = points
+    (p1, b1, _, _), (p2, b2, t2, shapes) = points
     per_pixel = max((b2 - b1) / (p2 - p1), 0.0)
     fixed = max(b1 - per_pixel * p1, 0.0)
-    iteration = int(fixed + per_pixel * H * W + 2 * 4 * prior.num_parameters())  # + Adam m, v
+    s2 = probe_sizes[1]
+    kept = 0
+    for conv, (n, c, h, w) in zip(convs, shapes, strict=True):
+        shape = conv.kept_shape((n, c, round(h * H / s2), round(w * W / s2)))
+        kept += 0 if shape is None else int(np.prod(shape)) * conv.weight.data.itemsize
+    iteration = int(fixed + per_pixel * H * W + kept
+                    + 2 * 4 * prior.num_parameters())  # + Adam m, v
     seconds = t2 * (H * W) / p2  # rough: small probes carry more overhead per pixel
-    return FitEstimate(H, W, current_rss() + iteration, iteration, seconds)
+    return FitEstimate(H, W, current_rss() + iteration, iteration, seconds, is_lean(prior))
+
+
+def _convs(net: Prior) -> list[Conv2d]:
+    return [m for m in net.modules() if isinstance(m, Conv2d)]
+
+
+def is_lean(net: Prior) -> bool:
+    """Whether no convolution of ``net`` keeps its im2col / Winograd buffer for backward."""
+    return all(c.keep_cols is False for c in _convs(net))
+
+
+def set_lean(net: Prior, lean: bool = True) -> None:
+    """Lean mode on (every convolution rebuilds its im2col matrix / Winograd tiles in
+    backward, releasing its kept buffer) or off (back to the default, ``keep_cols="auto"``:
+    buffers up to ``Conv2d.KEEP_MAX_BYTES`` kept)."""
+    for c in _convs(net):
+        c.set_keep_cols(False if lean else "auto")
 
 
 def peak_rss() -> int:
@@ -184,3 +235,20 @@ def check_budget(estimate: FitEstimate, budget: int | None, advice: str) -> None
             f"a fit at {estimate.height}x{estimate.width} needs about "
             f"{format_bytes(estimate.peak_bytes)} of memory, over the budget of "
             f"{format_bytes(limit)}; {advice}")
+
+
+def plan_fit(prior: Prior, height: int, width: int, budget: int | None,
+             advice: str) -> FitEstimate:
+    """Estimate a fit and make it fit the budget (``None``: :func:`default_budget`).
+
+    If the estimate is over the budget and the network keeps convolution buffers, switch it to
+    lean mode (:func:`set_lean`) and estimate again; raise :class:`MemoryBudgetError` (with the
+    lean estimate) only if that is still over. Returns the estimate of the mode ``prior`` is
+    left in (``FitEstimate.lean``)."""
+    limit = default_budget() if budget is None else int(budget)
+    estimate = estimate_fit(prior, height, width)
+    if estimate.peak_bytes > limit and not estimate.lean:
+        set_lean(prior)
+        estimate = estimate_fit(prior, height, width)
+    check_budget(estimate, limit, advice)
+    return estimate

@@ -6,6 +6,10 @@ size (F, C) x (C, T) instead of one of size (F, 9C) x (9C, H*W), T = ceil(H/2)*c
 4 multiplies per output pixel and channel pair instead of 9. The transforms are in
 :mod:`tinydip.kernels.winograd`.
 
+Large images run band by band: the transformed input V and the products M of a band of whole
+tile rows at a time (:data:`BAND_BYTES` per buffer), so the scratch memory does not grow with
+the image (un-banded, V and M of one 512x512 layer with 128 channels are 512 MB each).
+
 Measured on the paper's U-Net at 128x128 (2 cores): see benchmarks/README.md.
 """
 
@@ -21,6 +25,9 @@ from ..kernels.winograd import (
 )
 from .gemm import batched_gemm, batched_gemm_nt_acc
 from .workspace import workspace
+
+# size of one band's scratch buffer (V, M, dM or dV); see bands()
+BAND_BYTES = 8 * 2**20
 
 # G maps a 3-tap filter to the 4 points of the transformed tile (Lavin & Gray 2016)
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -40,6 +47,14 @@ class WinogradCache(NamedTuple):
 def num_tiles(H: int, W: int) -> int:
     """Number of 2x2 output tiles covering an H x W image: ceil(H/2) * ceil(W/2)."""
     return ((H + 1) // 2) * ((W + 1) // 2)
+
+
+def bands(H: int, W: int, channels: int, itemsize: int) -> list[tuple[int, int]]:
+    """Tile-row bands ``(ty0, rows)`` covering an H x W image, each with a (16, channels,
+    rows * tw) buffer of at most :data:`BAND_BYTES` (at least one tile row per band)."""
+    th, tw = (H + 1) // 2, (W + 1) // 2
+    rows = max(1, min(th, BAND_BYTES // (16 * channels * tw * itemsize)))
+    return [(ty0, min(rows, th - ty0)) for ty0 in range(0, th, rows)]
 
 
 def _filter_transform(dtype) -> np.ndarray:
@@ -80,6 +95,8 @@ def conv2d_winograd_forward(x, w, b, padding="zeros", tiles=None):
 
         M[xi] = U[xi] @ V[xi]        for xi in 0..15: (F, C) @ (C, T) -> (F, T)
         out   = A^T M A + b          per tile, a 2x2 block of the output
+
+    computed band by band (:func:`bands`): each tile's output depends on its own tile only.
     """
     N, C, H, W = x.shape
     F = w.shape[0]
@@ -93,12 +110,16 @@ def conv2d_winograd_forward(x, w, b, padding="zeros", tiles=None):
     U = winograd_filters(w)  # (16, F, C)
     bias = b if b is not None else np.zeros(F, dtype=x.dtype)
     out = np.empty((N, F, H, W), dtype=x.dtype)
+    tw = (W + 1) // 2
     for n in range(N):
-        V = tiles[n] if tiles is not None else workspace("wino_v", (16, C, T), x.dtype)
-        winograd_input(x[n], reflect, V)  # (16, C, T)
-        M = workspace("wino_m", (16, F, T), x.dtype)
-        batched_gemm(U, V, M)  # (16, F, C) @ (16, C, T)
-        winograd_output(M, bias, out[n])
+        for ty0, rows in bands(H, W, max(C, F), x.itemsize):
+            t0, t1 = ty0 * tw, (ty0 + rows) * tw
+            V = tiles[n, :, :, t0:t1] if tiles is not None else \
+                workspace("wino_v", (16, C, t1 - t0), x.dtype)
+            winograd_input(x[n], reflect, V, ty0)  # (16, C, band)
+            M = workspace("wino_m", (16, F, t1 - t0), x.dtype)
+            batched_gemm(U, V, M)  # (16, F, C) @ (16, C, band)
+            winograd_output(M, bias, out[n], ty0)
     cache = WinogradCache(x, w, U, b is not None, padding, tiles)
     return out, cache
 
@@ -114,28 +135,33 @@ def conv2d_winograd_backward(dout, cache):
         dU[xi] += dM[xi] @ V[xi]^T    (F, T) @ (T, C);  dw = G^T dU G
         dV[xi]  = U[xi]^T @ dM[xi]    (C, F) @ (F, T);  dx = scatter of B dV B^T
         db      = sum of dout over N, H, W
+
+    band by band like the forward pass (the input adjoint accumulates, so the bands' overlapping
+    contributions add up).
     """
     x, w, U, has_bias, padding, kept = cache
     N, C, H, W = x.shape
     F = w.shape[0]
-    T = num_tiles(H, W)
     reflect = padding == "reflect"
     dU = np.zeros((16, F, C), dtype=x.dtype)
     dx = np.empty(x.shape, dtype=x.dtype)
     Ut = U.transpose(0, 2, 1)  # (16, C, F)
+    tw = (W + 1) // 2
     for n in range(N):
-        dM = workspace("wino_dm", (16, F, T), x.dtype)
-        winograd_output_adjoint(dout[n], dM)  # (16, F, T)
-        if kept is not None:
-            V = kept[n]
-        else:
-            V = workspace("wino_v", (16, C, T), x.dtype)
-            winograd_input(x[n], reflect, V)
-        batched_gemm_nt_acc(dM, V, dU)  # dU += (16, F, T) @ (16, T, C)
-        dV = workspace("wino_dv", (16, C, T), x.dtype)
-        batched_gemm(Ut, dM, dV)  # (16, C, F) @ (16, F, T)
         dxn = dx[n]
         dxn[...] = 0
-        winograd_input_adjoint(dV, reflect, dxn)
+        for ty0, rows in bands(H, W, max(C, F), x.itemsize):
+            t0, t1 = ty0 * tw, (ty0 + rows) * tw
+            dM = workspace("wino_dm", (16, F, t1 - t0), x.dtype)
+            winograd_output_adjoint(dout[n], dM, ty0)  # (16, F, band)
+            if kept is not None:
+                V = kept[n, :, :, t0:t1]
+            else:
+                V = workspace("wino_v", (16, C, t1 - t0), x.dtype)
+                winograd_input(x[n], reflect, V, ty0)
+            batched_gemm_nt_acc(dM, V, dU)  # dU += (16, F, band) @ (16, band, C)
+            dV = workspace("wino_dv", (16, C, t1 - t0), x.dtype)
+            batched_gemm(Ut, dM, dV)  # (16, C, F) @ (16, F, band)
+            winograd_input_adjoint(dV, reflect, dxn, ty0)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, winograd_filters_adjoint(dU), db

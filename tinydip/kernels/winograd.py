@@ -25,11 +25,16 @@ the backward pass needs:
     winograd_output          M (16, F, T), b  -> out (F, H, W)    out = A^T m A + b per tile
     winograd_output_adjoint  dout (F, H, W)   -> dM (16, F, T)    dM = A dy A^T per tile
 
-T = ceil(H/2) * ceil(W/2) tiles; for odd sizes the last tile row/column computes one output
-row/column past the image, which is dropped (and gets zero gradient). Padding is 1 pixel,
-zeros or reflect (PyTorch ReflectionPad2d): each channel is copied into a small padded plane
-(``pad_plane``; its transpose ``fold_plane`` adds the gradient of mirrored pixels back to their
-sources), so the tile loops themselves have no boundary cases.
+T = ceil(H/2) * ceil(W/2) tiles, row-major (t = ty * tw + tx). Every kernel can also work on a
+band of whole tile rows: with ``ty0`` (first tile row) and a tile array of R * tw columns it
+handles tile rows ty0 .. ty0 + R - 1 only, so a caller can run a large convolution band by
+band through a small buffer (the adjoint still accumulates, and bands overlap by two padded
+rows, so summing the bands' contributions gives the whole transpose). For odd sizes the last
+tile row/column computes one output row/column past the image, which is dropped (and gets zero
+gradient). Padding is 1 pixel, zeros or reflect (PyTorch ReflectionPad2d): each channel's band
+is copied into a small padded plane (``pad_plane``; its transpose ``fold_plane`` adds the
+gradient of mirrored pixels back to their sources), so the tile loops themselves have no
+boundary cases.
 """
 
 import numpy as np
@@ -38,59 +43,67 @@ from numba import njit, prange
 from .im2col import src_index
 
 
-def _pad_plane(xc, reflect, p):
-    """p (Hp, Wp) = one channel xc (H, W) padded by 1 pixel (zeros or reflect).
+def _pad_plane(xc, reflect, r0, p):
+    """p (R, Wp) = rows r0 .. r0 + R - 1 of one channel xc (H, W) padded by 1 pixel (zeros or
+    reflect).
 
-    p[r, s] holds image pixel (r - 1, s - 1); rows/columns past the padded image (the last
+    p[k, s] holds image pixel (r0 + k - 1, s - 1); rows/columns past the padded image (the last
     tile of an odd size reaches one further) are zero.
     """
     H, W = xc.shape
-    Hp, Wp = p.shape
-    for r in range(Hp):
+    R = p.shape[0]
+    for k in range(R):
+        r = r0 + k
         ir = src_index(r - 1, H, reflect) if r <= H + 1 else -1
         if ir < 0:
-            p[r, :] = 0
+            p[k, :] = 0
             continue
         row = xc[ir]  # (W,)
-        p[r, 1:W + 1] = row
+        p[k, 1:W + 1] = row
         for s in (0, W + 1):  # the two padding columns
             js = src_index(s - 1, W, reflect)
-            p[r, s] = row[js] if js >= 0 else 0
-        p[r, W + 2:] = 0
+            p[k, s] = row[js] if js >= 0 else 0
+        p[k, W + 2:] = 0
 
 
-def _fold_plane(p, reflect, dxc):
-    """Transpose of :func:`pad_plane`: dxc (H, W) += p (Hp, Wp) folded back onto the image."""
+def _fold_plane(p, reflect, r0, dxc):
+    """Transpose of :func:`pad_plane`: dxc (H, W) += p (R, Wp), padded rows r0 .. r0 + R - 1,
+    folded back onto the image."""
     H, W = dxc.shape
-    Hp = p.shape[0]
-    for r in range(min(Hp, H + 2)):
+    R = p.shape[0]
+    for k in range(R):
+        r = r0 + k
+        if r > H + 1:
+            break
         ir = src_index(r - 1, H, reflect)
         if ir < 0:
             continue
         d = dxc[ir]  # (W,)
-        s = p[r, 1:W + 1]
-        for k in range(W):
-            d[k] += s[k]
+        s = p[k, 1:W + 1]
+        for j in range(W):
+            d[j] += s[j]
         for c in (0, W + 1):
             js = src_index(c - 1, W, reflect)
             if js >= 0:
-                d[js] += p[r, c]
+                d[js] += p[k, c]
 
 
-def _winograd_input(x, reflect, V):
-    """x (C, H, W) -> V (16, C, T): V[4a+b, c, t] = (B^T d B)[a, b], d = tile t of channel c.
+def _winograd_input(x, reflect, V, ty0=0):
+    """x (C, H, W) -> V (16, C, R*tw): V[4a+b, c, t] = (B^T d B)[a, b], d = tile ty0*tw + t of
+    channel c (R = V.shape[2] // tw tile rows from ty0; all of them: R = th, ty0 = 0).
 
     B^T is applied along the rows of a whole row of tiles at once (four padded rows in, four
     out, no dependence on the tile), then along the columns tile by tile: both loops are
     straight-line arithmetic on contiguous rows, which numba vectorises.
     """
     C, H, W = x.shape
-    th, tw = (H + 1) // 2, (W + 1) // 2
+    tw = (W + 1) // 2
+    rows = V.shape[2] // tw
     for c in prange(C):
-        p = np.empty((2 * th + 2, 2 * tw + 2), dtype=x.dtype)  # padded channel
-        pad_plane(x[c], reflect, p)
+        p = np.empty((2 * rows + 2, 2 * tw + 2), dtype=x.dtype)  # the band of padded channel c
+        pad_plane(x[c], reflect, 2 * ty0, p)
         u = np.empty((4, 2 * tw + 2), dtype=x.dtype)  # B^T (4 padded rows)
-        for ty in range(th):
+        for ty in range(rows):
             d0, d1, d2, d3 = p[2 * ty], p[2 * ty + 1], p[2 * ty + 2], p[2 * ty + 3]
             u0, u1, u2, u3 = u[0], u[1], u[2], u[3]
             for k in range(u.shape[1]):
@@ -111,19 +124,21 @@ def _winograd_input(x, reflect, V):
                     v3[tx] = ua[s + 1] - ua[s + 3]
 
 
-def _winograd_input_adjoint(dV, reflect, dx):
-    """dV (16, C, T) -> dx (C, H, W) += sum over tiles of B dV_t B^T, scattered back.
+def _winograd_input_adjoint(dV, reflect, dx, ty0=0):
+    """dV (16, C, R*tw) -> dx (C, H, W) += sum over tiles of B dV_t B^T, scattered back (tile
+    rows ty0 .. ty0 + R - 1, as in :func:`winograd_input`).
 
     Accumulates into ``dx`` (zero it first for a plain transpose). Parallel over channels:
     channel c's tiles only write into its own padded plane, folded into dx[c] at the end.
     The steps of :func:`winograd_input` transposed and in reverse order.
     """
     C, H, W = dx.shape
-    th, tw = (H + 1) // 2, (W + 1) // 2
+    tw = (W + 1) // 2
+    rows = dV.shape[2] // tw
     for c in prange(C):
-        p = np.zeros((2 * th + 2, 2 * tw + 2), dtype=dx.dtype)
+        p = np.zeros((2 * rows + 2, 2 * tw + 2), dtype=dx.dtype)
         e = np.empty((4, 2 * tw + 2), dtype=dx.dtype)
-        for ty in range(th):
+        for ty in range(rows):
             t0 = ty * tw
             e[:] = 0
             for a in range(4):  # row a of every tile times B^T, overlapping tiles summed
@@ -143,16 +158,18 @@ def _winograd_input_adjoint(dV, reflect, dx):
                 d1[k] += e1[k] - e2[k] + e3[k]
                 d2[k] += e1[k] + e2[k] - e0[k]
                 d3[k] -= e3[k]
-        fold_plane(p, reflect, dx[c])
+        fold_plane(p, reflect, 2 * ty0, dx[c])
 
 
-def _winograd_output(M, b, out):
-    """M (16, F, T), b (F,) -> out (F, H, W): each tile's 2x2 block is A^T m A + b."""
+def _winograd_output(M, b, out, ty0=0):
+    """M (16, F, R*tw), b (F,) -> out (F, H, W): each tile's 2x2 block is A^T m A + b (tile
+    rows ty0 .. ty0 + R - 1: output rows 2*ty0 .. 2*(ty0 + R) - 1)."""
     F, H, W = out.shape
-    th, tw = (H + 1) // 2, (W + 1) // 2
+    tw = (W + 1) // 2
+    rows = M.shape[2] // tw
     for f in prange(F):
         bias = b[f]
-        for ty in range(th):
+        for ty in range(rows):
             for tx in range(tw):
                 t = ty * tw + tx
                 # s = A^T m: two rows of 4 (rows 0 and 1 of the 2x4 intermediate)
@@ -164,7 +181,7 @@ def _winograd_output(M, b, out):
                 s11 = M[5, f, t] - M[9, f, t] - M[13, f, t]
                 s12 = M[6, f, t] - M[10, f, t] - M[14, f, t]
                 s13 = M[7, f, t] - M[11, f, t] - M[15, f, t]
-                y, x = 2 * ty, 2 * tx
+                y, x = 2 * (ty0 + ty), 2 * tx
                 out[f, y, x] = s00 + s01 + s02 + bias
                 if x + 1 < W:
                     out[f, y, x + 1] = s01 - s02 - s03 + bias
@@ -174,19 +191,21 @@ def _winograd_output(M, b, out):
                         out[f, y + 1, x + 1] = s11 - s12 - s13 + bias
 
 
-def _winograd_output_adjoint(dout, dM):
-    """dout (F, H, W) -> dM (16, F, T) = A dy A^T per tile (dy = the tile's 2x2 block).
+def _winograd_output_adjoint(dout, dM, ty0=0):
+    """dout (F, H, W) -> dM (16, F, R*tw) = A dy A^T per tile (dy = the tile's 2x2 block;
+    tile rows ty0 .. ty0 + R - 1).
 
     Output pixels past the image (odd sizes) count as zero gradient.
     """
     F, H, W = dout.shape
-    th, tw = (H + 1) // 2, (W + 1) // 2
+    tw = (W + 1) // 2
+    rows = dM.shape[2] // tw
     zero = dout.dtype.type(0)  # a literal 0 would promote float32 to float64
     for f in prange(F):
-        for ty in range(th):
+        for ty in range(rows):
             for tx in range(tw):
                 t = ty * tw + tx
-                y, x = 2 * ty, 2 * tx
+                y, x = 2 * (ty0 + ty), 2 * tx
                 g00 = dout[f, y, x]
                 g01 = dout[f, y, x + 1] if x + 1 < W else zero
                 g10 = dout[f, y + 1, x] if y + 1 < H else zero

@@ -81,4 +81,5 @@ class Concat(Module):
                 piece = np.ascontiguousarray(piece)
             g = branch.backward(piece)
             dx = g if dx is None else dx + g  # accumulate: the input feeds every branch
+        self._used_cache()
         return dx

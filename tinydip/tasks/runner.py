@@ -18,7 +18,7 @@ import numpy as np
 
 from ..fit import FitConfig, FitResult, fit
 from ..images import check_min_size, to_image, to_tensor
-from ..memory import check_budget, estimate_fit, format_bytes, peak_rss
+from ..memory import format_bytes, peak_rss, plan_fit
 from ..metrics import psnr
 from ..models import Prior, deep_decoder, skip_unet, unet_config
 from .registry import Problem, Task, auto_rule_spec, get_task
@@ -122,11 +122,13 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
     """Fit ``task``'s prior to ``problem`` (``fit_options``: :class:`FitConfig` fields over the
     task's ``fit_defaults``).
 
-    Before fitting, the peak memory is estimated (:func:`tinydip.memory.estimate_fit`) and a
-    :class:`~tinydip.memory.MemoryBudgetError` raised if it exceeds ``max_memory`` bytes
-    (default: 80% of the memory available now); the estimate is in the report and, with
-    ``log``, announced in one line before the fit starts. ``problem.restarts > 1``: that
-    many fits (seeds ``seed``, ``seed + 1``, ...) averaged (:func:`~.ensemble.combine`)."""
+    Before fitting, the peak memory is estimated (:func:`tinydip.memory.plan_fit`): over
+    ``max_memory`` bytes (default: 80% of the memory available now) the convolutions switch to
+    lean mode (rebuild their buffers in backward: less memory, a little more time), and a
+    :class:`~tinydip.memory.MemoryBudgetError` is raised if even that is over. The estimate
+    is in the report and, with ``log``, announced in one line before the fit starts.
+    ``problem.restarts > 1``: that many fits (seeds ``seed``, ``seed + 1``, ...) averaged
+    (:func:`~.ensemble.combine`)."""
     t = get_task(task)
     if problem.restarts > 1:
         return _restarts(t, problem, net=net, seed=seed, net_options=net_options,
@@ -143,15 +145,15 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
                              f"the output is {H}x{W}x{C}")
     model = build_net(net, t, C, seed, **{**problem.net_options.get(net, {}),
                                           **(net_options or {})})
-    estimate = estimate_fit(model, H, W)
-    check_budget(estimate, max_memory, MEMORY_ADVICE)
+    estimate = plan_fit(model, H, W, max_memory, MEMORY_ADVICE)
     if log is not None:
         if "noise_sigma_estimate" in problem.extra:
             log(f"{t.name}: estimated noise sigma {problem.extra['noise_sigma_estimate']:.1f} "
                 "(0-255 scale, from the image alone)")
+        lean = ", lean mode to fit the memory budget" if estimate.lean else ""
         log(f"{t.name}: fitting a {model.num_parameters():,}-parameter "
             f"{'U-Net' if net == 'unet' else 'Deep Decoder'} to {H}x{W}x{C} (estimated peak "
-            f"memory {format_bytes(estimate.peak_bytes)}, about "
+            f"memory {format_bytes(estimate.peak_bytes)}{lean}, about "
             f"{estimate.seconds_per_iter:.2g} s per iteration)")
     # The Deep Decoder is fitted without input jitter (Heckel & Hand): with the U-Net's 0.03
     # it barely fits (measured ~14 dB vs ~24 dB on text inpainting at 64x64).
