@@ -325,8 +325,10 @@ print(f"by hand vs finite differences: {err_bw_num:.1e}")
 #
 # The backward needs `cols` again. `F.conv2d_forward(..., cols=buffer)` keeps it in the
 # cache; without that buffer, backward rebuilds it from the saved input with one more
-# `im2col`. The `nn.Conv2d` layer keeps it by default (`keep_cols=True`): memory for
-# speed, a 9x larger matrix per 3x3 layer in exchange for one `im2col` less per step.
+# `im2col`. The `nn.Conv2d` layer keeps it when it is small (`keep_cols="auto"`, the
+# default: up to `Conv2d.KEEP_MAX_BYTES`, 64 MB): memory for speed, a 9x larger matrix per
+# 3x3 layer in exchange for one `im2col` less per step; larger ones are rebuilt in backward,
+# which is what keeps a 512x512 fit below PyTorch's memory.
 # Either way the backward costs two matrix products of the same size as the forward one,
 # plus a `col2im`: about **twice** the forward.
 #
@@ -438,7 +440,7 @@ print("all chapter 2 checks passed")
 #
 # 1. `cols` is 9 times larger than the input for a 3x3 kernel. For which layers of the
 #    U-Net (think of channels and image size) does that memory matter most, and what does
-#    tinydip's `keep_cols=True` trade against it?
+#    tinydip's `keep_cols` trade against it?
 # 2. Why is `col2im` a scatter-**add** and not a plain copy? What would a copy compute?
 # 3. Winograd F(2x2, 3x3) saves multiplies but adds transforms. Why does it pay off less
 #    for a layer with few channels or a tiny image?
