@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import lzma
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,16 +57,28 @@ def _jpeg_search(
             cache[q] = _jpeg_bytes(pil, q, subsampling, optimize)
         return len(cache[q])
 
-    if size(1) > max_bytes:
-        return 1, cache[1], True
-    lo, hi = 1, 96
+    q, exceeds = largest_quality_within(size, 1, 95, max_bytes)
+    return q, cache[q], exceeds
+
+
+def largest_quality_within(size: Callable[[int], int], lowest: int, highest: int,
+                           max_bytes: int) -> tuple[int, bool]:
+    """The largest integer quality in ``lowest..highest`` whose ``size`` is <= ``max_bytes``,
+    by bisection, and whether even ``lowest`` exceeds it (then ``lowest`` is returned).
+
+    Invariant: quality ``lo`` fits, quality ``hi`` does not (or hi = highest + 1), so the
+    result fits and the next quality up does not, even where size is not monotone.
+    """
+    if size(lowest) > max_bytes:
+        return lowest, True
+    lo, hi = lowest, highest + 1
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if size(mid) <= max_bytes:
             lo = mid
         else:
             hi = mid
-    return lo, cache[lo], False
+    return lo, False
 
 
 def jpeg_at_size(

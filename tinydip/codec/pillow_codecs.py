@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, features
 
+from .baselines import largest_quality_within
+
 CODECS = ("jpeg", "webp", "jpeg2000", "avif")
 _FEATURE = {"jpeg": "jpg", "webp": "webp", "jpeg2000": "jpg_2000", "avif": "avif"}
 
@@ -110,17 +112,7 @@ def codec_at_size(img: np.ndarray, max_bytes: int, codec: str) -> dict[str, Any]
         quality: float = 2.0 ** q
     else:
         lowest, highest = (1, 95) if codec == "jpeg" else (0, 100)
-        exceeds = size(lowest) > max_bytes
-        q = lowest
-        if not exceeds:
-            lo, hi = lowest, highest + 1
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if size(mid) <= max_bytes:
-                    lo = mid
-                else:
-                    hi = mid
-            q = lo
+        q, exceeds = largest_quality_within(size, lowest, highest, max_bytes)
         quality = q
     data = cache[q]
     t0 = time.perf_counter()
