@@ -58,7 +58,8 @@ def test_make_rule_auto_uses_the_tuned_generic_choice():
 def test_auto_stops_early_and_beats_the_last_iterate(noisy_pair):
     clean, noisy = noisy_pair
     iters = 3000
-    res = denoise(noisy, truth=clean, iters=iters, progress=False, net_options=TINY)
+    res = denoise(noisy, truth=clean, iters=iters, progress=False, net_options=TINY,
+                  quality="paper")  # the fit alone: no Wiener pass after it
     f = res.fit
     assert f.stopped_iter is not None and f.iters_run < iters, f.stop_reason
     assert f.selection.by_rule and f.output_iter <= f.stopped_iter

@@ -11,6 +11,8 @@ import pytest
 
 from tinydip.degrade import add_noise
 from tinydip.images import sample_image
+from tinydip.metrics import psnr
+from tinydip.pilot_wiener import pilot_wiener
 from tinydip.tasks import denoise, run
 from tinydip.tasks.catalogue import denoise_problem
 from tinydip.tasks.ensemble import combine
@@ -30,12 +32,12 @@ def pair():
 @pytest.fixture(scope="module")
 def singles(pair):
     clean, noisy = pair
-    return [denoise(noisy, truth=clean, seed=s, **FIT) for s in (3, 4)]
+    return [denoise(noisy, truth=clean, seed=s, quality="paper", **FIT) for s in (3, 4)]
 
 
 def test_restarts_average_the_fits_of_consecutive_seeds(pair, singles):
     clean, noisy = pair
-    problem = replace(denoise_problem(noisy, truth=clean), restarts=2)
+    problem = replace(denoise_problem(noisy, truth=clean, quality="paper"), restarts=2)
     ens = run("denoise", problem, seed=3, **FIT)
     for k in ("output", "smoothed", "best", "last"):
         mean = (singles[0].images[k] + singles[1].images[k]) / 2
@@ -70,16 +72,40 @@ def test_an_interrupted_member_is_left_out_of_the_mean(singles):
 
 def test_quality_settings_and_noise_estimate(pair):
     clean, noisy = pair
-    assert set(QUALITY) == {"fast", "default", "best"}
-    assert QUALITY["default"] == Quality()  # today's default: one paper-width fit
+    assert set(QUALITY) == {"fast", "default", "best", "paper"}
+    assert QUALITY["paper"] == Quality()  # the DIP paper's single paper-width fit
+    assert all(QUALITY[q].wiener for q in ("fast", "default", "best"))
     p = denoise_problem(noisy, quality="best")
     assert p.restarts == QUALITY["best"].restarts >= 2
     assert p.extra["quality"] == "best"
     assert p.extra["noise_sigma_estimate"] == pytest.approx(25, rel=0.2)
     assert Quality(width=32).net_options() == \
         {"unet": {"channels_down": (32,) * 5, "channels_up": (32,) * 5}}
+    assert denoise_problem(noisy, quality="paper").postfilter is None
+    assert denoise_problem(noisy, loss="poisson").postfilter is None  # Gaussian noise only
     with pytest.raises(ValueError, match="unknown quality"):
         denoise_problem(noisy, quality="ultra")
+    with pytest.raises(ValueError, match="noise_sigma"):
+        denoise_problem(noisy, noise_sigma=-1)
+
+
+def test_the_wiener_pass_filters_the_averaged_fit(pair, singles):
+    """With restarts the pass runs once, on the members' mean (the pilot), with the
+    estimated sigma; the report carries the pilot's PSNR and the pass's settings."""
+    clean, noisy = pair
+    problem = replace(denoise_problem(noisy, truth=clean, quality="default"), restarts=2)
+    ens = run("denoise", problem, seed=3, **FIT)
+    mean = (singles[0].images["output"] + singles[1].images["output"]) / 2
+    np.testing.assert_allclose(ens.images["pilot"], mean, atol=1e-6)
+    sigma = problem.extra["noise_sigma_estimate"] / 255
+    np.testing.assert_allclose(ens.output, pilot_wiener(noisy, mean, sigma), atol=2e-3)
+    assert ens.psnr["pilot"] == pytest.approx(psnr(mean, clean), abs=1e-3)
+    assert ens.psnr["output"] == pytest.approx(psnr(ens.output, clean))
+    rep = json.loads(json.dumps(ens.report(), allow_nan=False))
+    assert rep["postfilter"]["sigma"] == pytest.approx(25, rel=0.2)
+    assert rep["postfilter"]["seconds"] >= 0 and rep["psnr_pilot"] is not None
+    own = denoise(noisy, truth=clean, noise_sigma=25, seed=3, **FIT)
+    assert own.extra["postfilter"]["sigma"] == 25
 
 
 def test_problem_net_options_reach_the_network(pair):
@@ -99,11 +125,14 @@ def test_cli_quality_best_averages_and_reports(tmp_path, capsys):
                  "--quality", "best", "--report", str(rep)])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "estimated noise sigma" in err and "fit 2 of 2 (seed 1)" in err
+    restarts = QUALITY["best"].restarts
+    assert "estimated noise sigma" in err and f"fit 2 of {restarts} (seed 1)" in err
+    assert "Wiener pass guided by the fit" in err
     r = json.loads(rep.read_text())
     assert r["quality"] == "best" and r["ensemble"]["averaged"] == QUALITY["best"].restarts
     assert r["iters"] == 2 * QUALITY["best"].restarts
     assert 15 < r["noise_sigma_estimate"] < 35
+    assert r["postfilter"]["patch"] == 8 and r["psnr_pilot"] is not None
     with pytest.raises(SystemExit) as exc:  # argparse: usage error, exit status 2
         main(["denoise", "--size", "32", "--quality", "ultra"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err

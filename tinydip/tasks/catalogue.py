@@ -40,6 +40,7 @@ from ..images import check_min_size, sample_image, save_image, to_image, to_tens
 from ..masks import DEFAULT_TOL, mask_from_spec, random_mask
 from ..noise_estimate import estimate_sigma
 from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
+from ..pilot_wiener import PATCH, pilot_wiener
 from ..stopping import VAL_TUNED, WMV_DEFAULT
 from .quality import QUALITY
 from .registry import Problem, Task, load, register
@@ -52,17 +53,20 @@ LOSSES = {"mse": mse_loss, "poisson": poisson_loss}
 
 
 def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None,
-                    loss: str = "mse", quality: str = "default") -> Problem:
+                    loss: str = "mse", quality: str = "default",
+                    noise_sigma: float | None = None) -> Problem:
     """Denoise an HxWxC image in [0, 1] (E = MSE to the noisy image).
 
     ``loss``: ``"mse"`` (Gaussian noise) or ``"poisson"`` (the Poisson negative
     log-likelihood, :func:`~tinydip.functional.poisson_loss`, for shot noise).
-    ``quality``: ``"fast"``, ``"default"`` or ``"best"`` (:data:`QUALITY`: the U-Net's width
-    and how many fits from consecutive seeds are averaged; time for PSNR).
+    ``quality``: one of :data:`QUALITY` (the U-Net's width, how many fits from consecutive
+    seeds are averaged, and whether a Wiener pass guided by the fit follows; time for PSNR;
+    ``"paper"`` is the DIP paper's single fit).
+    ``noise_sigma`` (0-255 scale): the Gaussian noise level the Wiener pass assumes; default
+    (and reported as ``noise_sigma_estimate``): estimated from the noisy image alone
+    (:func:`~tinydip.noise_estimate.estimate_sigma`).
     ``options``: :class:`~tinydip.fit.FitConfig` fields (iters, lr, stop, ...) and
     ``net_options`` (U-Net config fields or Deep Decoder arguments).
-    The report gets ``noise_sigma_estimate`` (0-255 scale, from the noisy image alone:
-    :func:`~tinydip.noise_estimate.estimate_sigma`).
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
@@ -71,14 +75,30 @@ def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None,
     q = QUALITY[quality]
     img = as_image(noisy, "noisy image")
     check_min_size(*img.shape[:2])
-    sigma = 255.0 * estimate_sigma(img)
+    estimate = 255.0 * estimate_sigma(img)
+    sigma = estimate if noise_sigma is None else float(noise_sigma)
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"noise_sigma must be a finite number >= 0, got {noise_sigma!r}")
     loss_fn = None if loss == "mse" else LOSSES[loss]
     if q.tv:
         loss_fn = with_tv(LOSSES[loss], q.tv)
+    # the Wiener pass assumes white Gaussian noise: not for the Poisson loss
+    postfilter = partial(wiener_postfilter, sigma=sigma / 255) if q.wiener and \
+        loss == "mse" else None
     return Problem(noisy, Identity(), truth, extra={"loss": loss, "quality": quality,
-                                                     "noise_sigma_estimate": round(sigma, 2)},
+                                                     "noise_sigma_estimate": round(estimate, 2)},
                    loss_fn=loss_fn, net_options=q.net_options(),
-                   restarts=q.restarts)
+                   restarts=q.restarts, postfilter=postfilter)
+
+
+def wiener_postfilter(noisy: np.ndarray, pilot: np.ndarray, sigma: float
+                      ) -> tuple[np.ndarray, dict]:
+    """The denoiser's last pass: :func:`~tinydip.pilot_wiener.pilot_wiener` (``sigma`` on
+    the 0-1 scale) and its report fields."""
+    return pilot_wiener(noisy, pilot, sigma), {
+        "method": f"Wiener pass guided by the fit ({PATCH}x{PATCH} DCT windows, noise sigma "
+                  f"{255 * sigma:.1f})",
+        "sigma": round(255 * sigma, 2), "patch": PATCH}
 
 
 def _denoise_arguments(p: argparse.ArgumentParser) -> None:
@@ -310,15 +330,6 @@ register(Task(
 # ----------------------------------------------------------------------------------- deblur
 
 
-def _noise_sigma(img: np.ndarray) -> float:
-    """Noise sigma (0-1 scale) of an HxWxC image: median |finest diagonal Haar detail| /
-    0.6745 (Donoho's estimator; a blurred image has almost no signal there)."""
-    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
-    x = img[:h, :w].astype(np.float64)
-    d = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2
-    return float(np.median(np.abs(d)) / 0.6745)
-
-
 def deblur_problem(blurred: np.ndarray, kernel, *, truth: np.ndarray | None = None,
                    noise_sigma: float | None = None) -> Problem:
     """Deblur an HxWxC image blurred by a known ``kernel`` (E = MSE(k * f(z), blurred)).
@@ -334,7 +345,7 @@ def deblur_problem(blurred: np.ndarray, kernel, *, truth: np.ndarray | None = No
         op = parse_kernel(kernel) if isinstance(kernel, str) else Blur(kernel)
     obs = as_image(blurred, "observation")
     op.output_shape((1, obs.shape[2], obs.shape[0], obs.shape[1]))  # kernel fits the image
-    sigma = _noise_sigma(obs) if noise_sigma is None else float(noise_sigma) / 255
+    sigma = estimate_sigma(obs) if noise_sigma is None else float(noise_sigma) / 255
 
     def wiener() -> np.ndarray:  # Wiener with a flat noise-to-signal ratio
         nsr = max(sigma, 1e-3) ** 2 / max(float(obs.var()) - sigma**2, 1e-6)
@@ -358,9 +369,6 @@ def _deblur_arguments(p: argparse.ArgumentParser) -> None:
                    help="add Gaussian noise of this sigma (0-255 scale) after blurring")
     p.add_argument("--size", type=positive_int, default=128,
                    help="size of the built-in sample image (default 128)")
-    p.add_argument("--quality", choices=tuple(QUALITY), default="default",
-                   help="time for PSNR: fast, default, or best (averages several fits; "
-                   "see the README for measured seconds and dB)")
 
 
 def _deblur_from_args(args: argparse.Namespace) -> Problem:

@@ -40,7 +40,10 @@ class Problem:
     ``net_options``: the variant's network options per prior kind (``{"unet": {...}}``;
     the caller's ``net_options`` win);
     ``restarts``: fit this many times (seeds ``seed``, ``seed + 1``, ...) and average the
-    outputs (``denoise --quality best``; :mod:`tinydip.tasks.ensemble`).
+    outputs (``denoise --quality best``; :mod:`tinydip.tasks.ensemble`);
+    ``postfilter``: ``(observation, output) -> (image, report fields)``, a classical pass
+    applied to the (averaged) output, which becomes the ``pilot`` image (e.g. the denoiser's
+    Wiener pass, :mod:`tinydip.pilot_wiener`).
     """
 
     observation: np.ndarray
@@ -55,6 +58,7 @@ class Problem:
     fit_options: dict = field(default_factory=dict)
     net_options: dict[str, dict] = field(default_factory=dict)
     restarts: int = 1
+    postfilter: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, dict]] | None = None
 
     def output_shape(self) -> tuple[int, int, int]:
         """(H, W, C) of the reconstruction: ``operator.input_shape`` of the observation."""

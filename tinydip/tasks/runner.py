@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -128,8 +129,13 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
     :class:`~tinydip.memory.MemoryBudgetError` is raised if even that is over. The estimate
     is in the report and, with ``log``, announced in one line before the fit starts.
     ``problem.restarts > 1``: that many fits (seeds ``seed``, ``seed + 1``, ...) averaged
-    (:func:`~.ensemble.combine`)."""
+    (:func:`~.ensemble.combine`). ``problem.postfilter``: applied to that output last
+    (:func:`apply_postfilter`)."""
     t = get_task(task)
+    if problem.postfilter is not None:
+        res = run(t, replace(problem, postfilter=None), net=net, seed=seed,
+                  net_options=net_options, max_memory=max_memory, log=log, **fit_options)
+        return apply_postfilter(res, problem.postfilter, log)
     if problem.restarts > 1:
         return _restarts(t, problem, net=net, seed=seed, net_options=net_options,
                          max_memory=max_memory, log=log, **fit_options)
@@ -184,6 +190,24 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
              "peak_rss_mb": round(peak_rss() / 2**20, 1)}
     return TaskResult(t.name, net, model.num_parameters(), res, images, scores, settings,
                       base, extra)
+
+
+def apply_postfilter(res: TaskResult, postfilter: Callable, log=None) -> TaskResult:
+    """``res`` with ``postfilter(observation, output)`` as its output; the fit's output is
+    kept as ``images["pilot"]`` (and ``psnr["pilot"]``); the filter's report fields and
+    seconds go to ``extra["postfilter"]``."""
+    t0 = time.perf_counter()
+    image, info = postfilter(res.images["observation"], res.images["output"])
+    seconds = time.perf_counter() - t0
+    images = {**res.images, "pilot": res.images["output"], "output": image}
+    scores = dict(res.psnr)
+    if "truth" in images:
+        scores["pilot"] = scores["output"]
+        scores["output"] = psnr(image, images["truth"])
+    extra = {**res.extra, "postfilter": {**info, "seconds": round(seconds, 3)}}
+    if log is not None:
+        log(f"{res.task}: {info['method']} ({seconds:.1f} s)")
+    return replace(res, images=images, psnr=scores, extra=extra)
 
 
 MEMORY_ADVICE = ("use a smaller image (--size for the built-in sample), a smaller network "
