@@ -37,6 +37,6 @@ class Quality:
 QUALITY = {
     "fast": Quality(width=16, wiener=True),
     "default": Quality(width=32, wiener=True),
-    "best": Quality(width=32, restarts=4, wiener=True),
+    "best": Quality(width=32, restarts=2, wiener=True),
     "paper": Quality(),
 }
