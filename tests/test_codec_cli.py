@@ -127,7 +127,25 @@ def test_compress_image_too_small_exits_2(tmp_path, capsys):
     png = tmp_path / "small.png"
     save_image(png, sample_image(16))
     assert main(["compress", str(png), "-o", str(tmp_path / "x.tdd"), "--layers", "6"]) == 2
-    assert "at least 32x32" in one_error_line(capsys)
+    assert "at least 64x64" in one_error_line(capsys)  # a 2x2 input at least
+    png32 = tmp_path / "s32.png"
+    save_image(png32, sample_image(32))
+    assert main(["compress", str(png32), "-o", str(tmp_path / "x.tdd"), "--layers", "6"]) == 2
+    assert "use --layers 5 or fewer" in one_error_line(capsys)
+
+
+def test_small_images_get_fewer_layers_by_default(tmp_path, capsys):
+    """32x32 with 6 layers would start from a 1x1 input (the fit stalled at 11 dB): the
+    default is the most layers whose input is at least 2x2."""
+    from tinydip.codec.deepdecoder import fitting_layers
+
+    assert [fitting_layers(s, s) for s in (2, 16, 32, 63, 64, 512)] == [1, 4, 5, 5, 6, 6]
+    assert fitting_layers(512, 40) == 5
+    rep = tmp_path / "r.json"
+    fast = [a for a in FAST if a not in ("--layers", "4")]
+    assert main(["compress", "--size", "32", "-o", str(tmp_path / "x.tdd"), *fast,
+                 "--report", str(rep)]) == 0
+    assert json.loads(rep.read_text())["layers"] == 5
 
 
 @pytest.mark.parametrize("args", [["--bits", "1"], ["--bits", "x"], ["--k", "0"]])

@@ -159,7 +159,7 @@ def test_grayscale_and_odd_size():
 
 
 def test_compress_rejects_bad_input(image):
-    with pytest.raises(ValueError, match="at least 32x32"):
+    with pytest.raises(ValueError, match="at least 64x64"):
         compress(image[:16], TINY, layers=6)
     with pytest.raises(ValueError, match="bits"):
         compress(image, TINY, bits=1)

@@ -23,7 +23,7 @@ from ..argtypes import (
     positive_int,
 )
 from ..codec.allocation import ALLOCATIONS
-from ..codec.deepdecoder import CodecConfig, check_config, compress, decompress
+from ..codec.deepdecoder import CodecConfig, check_config, compress, decompress, fitting_layers
 from ..codec.entropy import CODERS
 from ..codec.fitting import SCHEDULES
 from ..codec.quantize import VALID_BITS
@@ -114,9 +114,10 @@ def add_commands(subparsers) -> None:
     p.add_argument("--k", type=positive_int, default=None,
                    help=f"channels per layer: the rate knob (default {_DEFAULTS.k}; with a "
                    "--target-*, chosen by the search)")
-    p.add_argument("--layers", type=positive_int, default=_DEFAULTS.layers,
-                   help=f"decoder layers (default {_DEFAULTS.layers}); the image must be at "
-                   "least 2^(layers-1) pixels on each side")
+    p.add_argument("--layers", type=positive_int, default=None,
+                   help=f"decoder layers (default {_DEFAULTS.layers}, fewer for images below "
+                   f"{2 ** _DEFAULTS.layers} pixels a side); the image must be at least "
+                   "2^layers pixels on each side")
     p.add_argument("--bits", type=_bits, default=_DEFAULTS.bits,
                    help=f"precision: 2..15 = about 2^bits levels per tensor (a quantisation "
                    f"grid), 16 = float16, 32 = float32 (raw floats: format 2) (default "
@@ -190,7 +191,8 @@ def run_compress(args) -> int:
         name = args.image
     out = Path(args.output)
     H, W, C = img.shape
-    cfg = CodecConfig(k=args.k or _DEFAULTS.k, layers=args.layers, bits=args.bits,
+    layers = args.layers or fitting_layers(H, W, _DEFAULTS.layers)
+    cfg = CodecConfig(k=args.k or _DEFAULTS.k, layers=layers, bits=args.bits,
                       iters=args.iters, qat_iters=args.finetune_iters, lr=args.lr,
                       schedule=args.schedule, allocation=args.allocation, coder=args.coder,
                       seed=args.seed, progress=False if args.quiet else None)

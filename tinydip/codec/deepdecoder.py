@@ -168,10 +168,17 @@ def check_config(cfg: CodecConfig, shape: tuple[int, ...]) -> dict:
         raise ValueError(f"compress: expected 1 or 3 channels, got {C}")
     arch = cfg.architecture(C)
     m = 2 ** (cfg.layers - 1)
-    if H < m or W < m:
+    if H < 2 * m or W < 2 * m:  # below a 2x2 input the fit stalls (32x32, 6 layers: 11 dB)
         raise ValueError(f"compress: a {cfg.layers}-layer decoder needs an image of at least "
-                         f"{m}x{m} pixels, got {H}x{W}")
+                         f"{2 * m}x{2 * m} pixels (its input is 1/{m} of the image, at least "
+                         f"2x2), got {H}x{W}: use --layers {fitting_layers(H, W)} or fewer")
     return arch
+
+
+def fitting_layers(H: int, W: int, most: int = 6) -> int:
+    """The most decoder layers (at most ``most``) whose input, 1/2^(layers-1) of an HxW image,
+    is at least 2x2 (the CLI's default ``--layers``)."""
+    return max(1, min(most, int(np.log2(max(min(H, W), 2)))))
 
 
 def fit_image(img: np.ndarray, config: CodecConfig | None = None, **overrides) -> Fitted:
