@@ -178,6 +178,17 @@ def check_config(cfg: CodecConfig, shape: tuple[int, ...]) -> dict:
     return arch
 
 
+def default_k(H: int, W: int) -> int:
+    """The CLI's default ``--k``: 16 channels per 256 pixels of image side (at least 8).
+
+    That keeps the file near 0.2-0.25 bits per pixel at any size, the low rates where the
+    Deep Decoder beats JPEG (benchmarks/README.md, "Compression": at 256x256, k = 16 is
+    0.23 bpp and +0.6 dB over JPEG; at 0.33 bpp JPEG wins), and the encode time of a
+    256x256 image at a few minutes on 2 cores (k = 64 took ~7).
+    """
+    return max(8, int(round(16 * np.sqrt(H * W) / 256)))
+
+
 def fitting_layers(H: int, W: int, most: int = 6) -> int:
     """The most decoder layers (at most ``most``) whose input, 1/2^(layers-1) of an HxW image,
     is at least 2x2 (the CLI's default ``--layers``)."""
