@@ -132,7 +132,7 @@ def _finish(args, result: tasks.TaskResult) -> int:
     if args.report:
         print(f"  wrote {write_json(args.report, rep)}")
     if args.plot:
-        names = ["observation", "truth", "last", "best", "smoothed", "output"]
+        names = ["observation", "truth", "last", "best", "smoothed", "pilot", "output"]
         imgs = {k: result.images[k] for k in names if k in result.images}
         marks = {}
         if f.stopped_iter is not None:
