@@ -39,12 +39,13 @@ Baselines at equal size: JPEG (:func:`jpeg_at_size`) and Haar wavelet thresholdi
 coefficients (:func:`haar_compress`); :mod:`tinydip.codec.ratedistortion` draws the curves.
 
 Modules: ``quantize`` (affine codes, step grids, bit packing), ``container`` (framing,
-versions 1-2), ``format3`` (the binary header), ``entropy`` (ANS / lzma / zlib coders),
-``allocation`` (steps per tensor), ``fitting`` (the fit, cosine learning rate), ``folded``
-(BN folding, the BN-free decoder), ``deepdecoder`` (compress), ``decoding`` (decompress),
-``targets`` (--target-bytes/-bpp/-psnr), ``baselines`` (JPEG, Haar), ``pillow_codecs``
-(JPEG, WebP, JPEG 2000, AVIF at a size), ``ratedistortion`` (comparison, figures). The
-command line (``tinydip compress`` / ``tinydip decompress``) is :mod:`tinydip.cli.codec_cmd`.
+read/write API), ``format2`` (JSON versions 1-2), ``format3`` (the binary header), ``entropy``
+(ANS / lzma / zlib coders, bounded decompression), ``allocation`` (steps per tensor),
+``fitting`` (the fit, cosine learning rate), ``folded`` (BN folding, the BN-free decoder),
+``deepdecoder`` (compress), ``decoding`` (decompress), ``targets``
+(--target-bytes/-bpp/-psnr), ``baselines`` (JPEG, Haar), ``pillow_codecs`` (JPEG, WebP, JPEG
+2000, AVIF at a size), ``ratedistortion`` (comparison, figures). The command line (``tinydip
+compress`` / ``tinydip decompress``) is :mod:`tinydip.cli.codec_cmd`.
 """
 
 from tinydip.codec.baselines import (

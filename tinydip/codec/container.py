@@ -1,48 +1,27 @@
-"""The ``.tdd`` file format: framing for every version, and the JSON versions 1-2.
-
-Version 3 (written by :func:`encode_tdd3`; the header is binary, see
-:mod:`tinydip.codec.format3`) shares the framing below. What follows describes version 2
-(written by :func:`encode_tdd`, still used for raw float16/float32 weights).
+"""The ``.tdd`` file: framing shared by every format version, and the read/write API.
 
 Layout (all integers little-endian)::
 
     offset  size  field
     0       8     magic  b"TINYDIP\\x00"
-    8       2     format version (uint16) = 2 (3: see tinydip.codec.format3)
+    8       2     format version (uint16): 1-2 JSON header (tinydip.codec.format2),
+                  3 binary header (tinydip.codec.format3)
     10      4     stored header length H (uint32)
-    14      H     header: UTF-8 JSON object, zlib-compressed (version 1: not compressed)
-    14+H    P     payload: the packed tensors, concatenated, then compressed
+    14      H     header (its form depends on the version)
+    14+H    P     payload (its coding depends on the version and the header)
     14+H+P  4     CRC-32 (zlib.crc32, uint32) of bytes [0, 14+H+P)
 
-Version 2 only compresses the header: its ~1.3 KB of JSON (mostly the tensor table) shrink
-to ~0.5 KB, a quarter of a k = 16 file. Version 1 files are still read.
-
-The header holds the caller's keys (at least :data:`REQUIRED_KEYS`: image ``height``,
-``width``, ``channels``, the decoder ``architecture`` dict and the ``seed`` that
-regenerates the fixed input z) plus the codec's own keys (:data:`CODEC_KEYS`):
-
-* ``bits``          default precision (see :mod:`tinydip.codec.quantize`);
-* ``compression``   ``"lzma"`` (raw LZMA2 stream, dictionary ``lzma_dict_size``),
-                    ``"zlib"`` or ``"none"``;
-* ``packing``       ``"dense"`` (codes as a bitstream, exactly ``bits`` bits each) or
-                    ``"planes"`` (whole bytes per value, byte-plane transposed), see
-                    :func:`tinydip.codec.quantize.qtensor_to_bytes`. Byte-aligned
-                    symbols often compress better with these byte-oriented coders;
-* ``payload_bytes`` compressed payload length P; ``raw_bytes`` uncompressed length;
-* ``tensors``       ordered table, one row ``[name, shape, kind, bits, scale, offset,
-                    nbytes]`` per tensor (column names in ``tensor_fields``), where
-                    ``nbytes`` is the tensor's share of the uncompressed payload. Rows
-                    rather than objects keep the header small; :func:`decode_tdd`
-                    returns them as dicts.
-
-By default every (packing, compression) pair is tried and the smallest file is kept.
+Writers: :func:`encode_tdd` / :func:`write_tdd` (version 2, per-tensor affine codes or raw
+float16/float32 weights, see :mod:`tinydip.codec.format2`) and :func:`encode_tdd3` (version
+3, see :mod:`tinydip.codec.format3`). Readers: :func:`decode_tdd` / :func:`read_tdd` and
+:func:`describe_tdd` (every version 1-3). This module checks the framing (magic, version,
+lengths, CRC) and validates the caller's header keys; the version modules hold the rest.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import lzma
 import os
 import struct
 import zlib
@@ -51,20 +30,23 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from tinydip.codec import entropy, format3
-from tinydip.codec import quantize as qz
+from tinydip.codec import entropy, format2, format3
 from tinydip.codec.format3 import Layout
 from tinydip.codec.header import (
     CODEC_KEYS,
     COMPRESSIONS,
-    LZMA_DICT_RANGE,
+    LZMA_DICT_RANGE,  # noqa: F401 (these four: old imports from here still work)
     REQUIRED_KEYS,
     TENSOR_FIELDS,
     CodecError,
-    dump_header,
+    dump_header,  # noqa: F401
     load_header,
 )
-from tinydip.codec.quantize import PACKINGS, StepCodes, check_bits
+from tinydip.codec.quantize import (
+    PACKINGS,  # noqa: F401
+    StepCodes,
+    check_bits,  # noqa: F401
+)
 
 __all__ = ["CODEC_KEYS", "COMPRESSIONS", "FORMAT_VERSION", "JSON_VERSION", "MAGIC",
            "REQUIRED_KEYS", "TENSOR_FIELDS", "CodecError", "decode_tdd", "describe_tdd",
@@ -73,12 +55,11 @@ __all__ = ["CODEC_KEYS", "COMPRESSIONS", "FORMAT_VERSION", "JSON_VERSION", "MAGI
 MAGIC = b"TINYDIP\x00"
 FORMAT_VERSION = format3.VERSION
 """The newest version this reader decodes (and :func:`encode_tdd3` writes)."""
-JSON_VERSION = 2
+JSON_VERSION = format2.VERSION
 """The version :func:`encode_tdd` writes (JSON header, per-tensor affine codes)."""
 
 _PREFIX = struct.Struct("<8sHI")
 _CRC = struct.Struct("<I")
-_LZMA_PRESET = 9 | lzma.PRESET_EXTREME
 
 PathOrFile = str | os.PathLike | BinaryIO
 HeaderCheck = Callable[[dict[str, Any]], None]  # raises CodecError to refuse a header
@@ -121,44 +102,10 @@ def encode_tdd(
     File size = 14 + H + P + 4 bytes; without compression P = sum over tensors of
     ``ceil(n_t * bits_t / 8)`` (dense) or ``n_t * bytes_per_value_t`` (planes).
     """
-    check_bits(bits)
-    for value, allowed, what in ((packing, PACKINGS, "packing"),
-                                 (compression, COMPRESSIONS, "compression")):
-        if value != "auto" and value not in allowed:
-            raise ValueError(f"{what} must be 'auto' or one of {allowed}, got {value!r}")
+    format2.check_options(bits, compression, packing)
     user = _user_header(header)
-    overrides = dict(overrides or {})
-    unknown = set(overrides) - set(tensors)
-    if unknown:
-        raise ValueError(f"overrides name unknown tensors: {sorted(unknown)}")
-    quantised = {}
-    for name, arr in tensors.items():
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"tensor names must be non-empty strings, got {name!r}")
-        tbits = overrides.get(name, bits)
-        check_bits(tbits)
-        quantised[name] = qz.quantize(arr, tbits)
-
-    packings = PACKINGS if packing == "auto" else (packing,)
-    compressions = COMPRESSIONS if compression == "auto" else (compression,)
-
-    best: bytes | None = None
-    for pk in packings:
-        chunks = [qz.qtensor_to_bytes(qt, pk) for qt in quantised.values()]
-        raw = b"".join(chunks)
-        table = [[name, list(qt.shape), qt.kind, qt.bits, _short(qt.scale), _short(qt.offset),
-                  len(chunk)]
-                 for (name, qt), chunk in zip(quantised.items(), chunks, strict=True)]
-        for comp in compressions:
-            payload, extra = _compress(raw, comp)
-            codec = {"bits": int(bits), "compression": comp, "packing": pk,
-                     "payload_bytes": len(payload), "raw_bytes": len(raw), **extra,
-                     "tensor_fields": list(TENSOR_FIELDS), "tensors": table}
-            data = _assemble({**user, **codec}, payload)
-            if best is None or len(data) < len(best):
-                best = data
-    assert best is not None
-    return best
+    return _frame(format2.VERSION,
+                  *format2.encode(user, tensors, bits, overrides, compression, packing))
 
 
 def write_tdd(
@@ -198,32 +145,6 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, (np.generic, np.ndarray)):
         return obj.tolist()
     raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
-
-
-def _short(x: float) -> float:
-    """Shortest decimal that still rounds to the same float32 (keeps the header small)."""
-    return float(str(np.float32(x)))
-
-
-def _lzma_dict_size(n: int) -> int:
-    """Smallest power of two >= n, clamped to the range the reader accepts."""
-    lo, hi = LZMA_DICT_RANGE
-    return min(max(lo, 1 << max(n - 1, 0).bit_length()), hi)
-
-
-def _compress(raw: bytes, method: str) -> tuple[bytes, dict[str, int]]:
-    if method == "lzma":
-        dict_size = _lzma_dict_size(len(raw))
-        filters = [{"id": lzma.FILTER_LZMA2, "preset": _LZMA_PRESET, "dict_size": dict_size}]
-        return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=filters), {
-            "lzma_dict_size": dict_size}
-    if method == "zlib":
-        return zlib.compress(raw, 9), {}
-    return raw, {}
-
-
-def _assemble(header: dict[str, Any], payload: bytes) -> bytes:
-    return _frame(JSON_VERSION, dump_header(header), payload)
 
 
 def _frame(version: int, head: bytes, payload: bytes) -> bytes:
@@ -285,21 +206,10 @@ def decode_tdd(data: bytes, check: HeaderCheck | None = None, layout: Layout | N
     ``header -> {name: shape}``, needed by format-3 files that do not store their tensor
     table's names and shapes (see :func:`encode_tdd3`).
     """
-    header, raw = _parse(data, check, layout)
-    if _PREFIX.unpack_from(data)[1] == format3.VERSION:
-        return header, format3.decode_payload(raw, header)
-    tensors: dict[str, np.ndarray] = {}
-    pos = 0
-    for entry in header["tensors"]:
-        chunk = raw[pos:pos + entry["nbytes"]]
-        pos += entry["nbytes"]
-        try:
-            qt = qz.qtensor_from_bytes(chunk, entry["bits"], tuple(entry["shape"]),
-                                       entry["scale"], entry["offset"], header["packing"])
-        except ValueError as exc:
-            raise CodecError(f"corrupt: tensor {entry['name']!r}: {exc}") from None
-        tensors[entry["name"]] = qz.dequantize(qt)
-    return header, tensors
+    header, payload = _parse(data, check, layout)
+    version = _PREFIX.unpack_from(data)[1]
+    fmt = format3 if version == format3.VERSION else format2
+    return header, fmt.decode_payload(payload, header)
 
 
 def read_tdd(path_or_fileobj: PathOrFile, check: HeaderCheck | None = None,
@@ -321,7 +231,7 @@ def describe_tdd(data: bytes | PathOrFile, layout: Layout | None = None) -> dict
     if not isinstance(data, (bytes, bytearray, memoryview)):
         data = _read_bytes(data)
     data = bytes(data)
-    header, _ = _parse(data, layout=layout, decode=False)
+    header, _ = _parse(data, layout=layout)
     (_, version, hlen) = _PREFIX.unpack_from(data)
     values = sum(int(np.prod(t["shape"], dtype=np.int64)) for t in header["tensors"])
     v3 = version == format3.VERSION
@@ -354,12 +264,12 @@ def _read_bytes(path_or_fileobj: PathOrFile) -> bytes:
     return bytes(path_or_fileobj.read())
 
 
-def _parse(data: bytes, check: HeaderCheck | None = None, layout: Layout | None = None,
-           decode: bool = True) -> tuple[dict[str, Any], bytes]:
-    """Validate framing, checksum and header; return (header, payload).
+def _parse(data: bytes, check: HeaderCheck | None = None, layout: Layout | None = None
+           ) -> tuple[dict[str, Any], bytes]:
+    """Validate framing, checksum and header; return (header, payload as stored).
 
-    The payload is uncompressed for versions 1-2, as stored for version 3 (its coder runs
-    in :func:`decode_tdd`), and not touched at all with ``decode=False``.
+    The payload is not touched: its version's ``decode_payload`` decompresses and decodes it
+    (in :func:`decode_tdd`).
 
     Notes
     -----
@@ -412,30 +322,4 @@ def _parse(data: bytes, check: HeaderCheck | None = None, layout: Layout | None 
                          f"bytes, file holds {found}")
     if check is not None:
         check(header)
-    payload = data[hend:n - _CRC.size]
-    if not decode or version == format3.VERSION:
-        return header, payload
-    return header, _decompress(payload, header)
-
-
-def _decompress(payload: bytes, header: dict[str, Any]) -> bytes:
-    """Undo the recorded compression, never producing more than ``raw_bytes`` + 1 bytes."""
-    method, limit = header["compression"], header["raw_bytes"]
-    try:
-        if method == "none":
-            raw, complete = payload, True
-        elif method == "zlib":
-            dec = zlib.decompressobj()
-            raw = dec.decompress(payload, limit + 1)
-            complete = dec.eof and not dec.unused_data and not dec.unconsumed_tail
-        else:
-            filters = [{"id": lzma.FILTER_LZMA2, "dict_size": header["lzma_dict_size"]}]
-            dec = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=filters)
-            raw = dec.decompress(payload, max_length=limit + 1)
-            complete = dec.eof and not dec.unused_data
-    except (zlib.error, lzma.LZMAError) as exc:
-        raise CodecError(f"corrupt: {method} payload does not decompress ({exc})") from None
-    if len(raw) != limit or not complete:
-        raise CodecError(f"payload length mismatch: {method} payload holds "
-                         f"{len(raw)}{'+' if not complete else ''} bytes, header says {limit}")
-    return raw
+    return header, data[hend:n - _CRC.size]

@@ -13,7 +13,8 @@ Two families of coders, both over the same streams (one per tensor: int32 codes 
   concatenated and then compressed with the standard library. Always available.
 
 Decoding never produces more than the header's counts, and refuses a stream that is not
-consumed exactly (``CodecError``).
+consumed exactly (``CodecError``). :func:`bounded_decompress`, the standard-library half of
+that guarantee, also decompresses format-2 payloads (:mod:`tinydip.codec.format2`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import lzma
 import math
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +124,7 @@ def decode(payload: bytes, specs: list[StreamSpec], coder: str) -> list[np.ndarr
     if coder == "ans":
         return _decode_ans(payload, specs)
     limit = sum((s.count * packed_bits(s.lo, s.hi) + 7) // 8 for s in specs)
-    raw = _decompress(payload, coder, limit)
+    raw = bounded_decompress(payload, coder, limit, _LZMA_FILTERS)
     out, pos = [], 0
     for s in specs:
         bits = packed_bits(s.lo, s.hi)
@@ -145,24 +147,34 @@ def _pack(s: Stream) -> bytes:
     return pack_codes((s.codes.astype(np.int64) - s.lo).astype(np.uint32), bits)
 
 
-def _decompress(payload: bytes, coder: str, limit: int) -> bytes:
+def bounded_decompress(payload: bytes, method: str, limit: int,
+                       lzma_filters: list[dict[str, Any]] | None = None) -> bytes:
+    """Undo ``method`` (``"none"``, ``"zlib"`` or ``"lzma"``), expecting exactly ``limit`` bytes.
+
+    Shared by format 2 (:mod:`tinydip.codec.format2`) and format 3 (:func:`decode`). Never
+    produces more than ``limit + 1`` bytes, so a hostile file cannot exhaust memory however
+    well its payload compresses. ``lzma_filters`` (required for ``"lzma"``): the raw LZMA2
+    stream's filter chain (its dictionary size must be the encoder's). Raises
+    :class:`CodecError` when the payload does not decompress, decompresses to another length,
+    or is not consumed exactly (trailing data); an unknown ``method`` is a malformed header.
+    """
     try:
-        if coder == "none":
+        if method == "none":
             raw, complete = payload, True
-        elif coder == "zlib":
+        elif method == "zlib":
             dec = zlib.decompressobj()
             raw = dec.decompress(payload, limit + 1)
             complete = dec.eof and not dec.unused_data and not dec.unconsumed_tail
-        elif coder == "lzma":
-            dec = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+        elif method == "lzma":
+            dec = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=lzma_filters)
             raw = dec.decompress(payload, max_length=limit + 1)
             complete = dec.eof and not dec.unused_data
         else:
-            raise CodecError(f"malformed header: unknown coder {coder!r}")
+            raise CodecError(f"malformed header: unknown coder {method!r}")
     except (zlib.error, lzma.LZMAError) as exc:
-        raise CodecError(f"corrupt: {coder} payload does not decompress ({exc})") from None
+        raise CodecError(f"corrupt: {method} payload does not decompress ({exc})") from None
     if len(raw) != limit or not complete:
-        raise CodecError(f"payload length mismatch: {coder} payload holds "
+        raise CodecError(f"payload length mismatch: {method} payload holds "
                          f"{len(raw)}{'+' if not complete else ''} bytes, header says {limit}")
     return raw
 

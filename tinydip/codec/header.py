@@ -1,4 +1,6 @@
-"""The ``.tdd`` header: its keys, and reading and validating it (see :mod:`.container`).
+"""The JSON header of ``.tdd`` versions 1-2: its keys, and reading and validating it.
+
+Written by :mod:`.format2`, framed by :mod:`.container`.
 
 Format version 2 stores the UTF-8 JSON header zlib-compressed, version 1 as it is; either
 way every field is checked before the payload is touched, and any problem is a
