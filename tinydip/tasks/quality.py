@@ -30,7 +30,7 @@ class Quality:
 
 
 # Chosen by measurement: benchmarks/README.md, "Denoising beyond one fit" (128x128, sigma 25,
-# four images, no ground truth used). The Wiener pass adds ~0.6-1.2 dB to any fit for
+# four images, no ground truth used). The Wiener pass adds 0.3-1.2 dB to any fit for
 # a fraction of a second; a width-32 U-Net denoises as well as the paper's width-128 one at
 # about a third of the time; averaging fits from several seeds adds a little more.
 # "paper" is the DIP paper's single fit (the default before the Wiener pass existed).
