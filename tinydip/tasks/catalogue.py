@@ -118,8 +118,10 @@ def _denoise_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=positive_int, default=128,
                    help="size of the built-in sample image (default 128)")
     p.add_argument("--quality", choices=tuple(QUALITY), default="default",
-                   help="time for PSNR: fast, default, or best (averages several fits; "
-                   "see the README for measured seconds and dB)")
+                   help="time for PSNR: fast (a width-16 U-Net), default (width 32) or best "
+                   "(two width-32 fits averaged), each followed by a Wiener pass guided by "
+                   "the fit; paper = the DIP paper's single width-128 fit, no pass (see the "
+                   "README for measured seconds and dB)")
 
 
 # what --loss auto means with --noise poisson: chosen by measurement (benchmarks/README.md,
