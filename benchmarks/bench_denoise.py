@@ -77,6 +77,8 @@ VARIANTS = {
     # (the default before the Wiener pass: --quality paper; the files keep the old name)
     "w16": {"quality": "paper", "net_options": {"channels_down": (16,) * 5,
                                                 "channels_up": (16,) * 5}},
+    "w16-1000": {"quality": "paper", "iters": 1000,  # --quality fast: at most 1000 steps
+                 "net_options": {"channels_down": (16,) * 5, "channels_up": (16,) * 5}},
     "w32": {"quality": "paper", "net_options": {"channels_down": (32,) * 5,
                                                 "channels_up": (32,) * 5}},
     "w64": {"quality": "paper", "net_options": {"channels_down": (64,) * 5,

@@ -82,6 +82,9 @@ def test_quality_settings_and_noise_estimate(pair):
     assert Quality(width=32).net_options() == \
         {"unet": {"channels_down": (32,) * 5, "channels_up": (32,) * 5}}
     assert denoise_problem(noisy, quality="paper").postfilter is None
+    assert denoise_problem(noisy, quality="fast").fit_options == {"iters": 1000}
+    capped = denoise(noisy, quality="fast", seed=0, **{**FIT, "iters": 3})  # the caller wins
+    assert capped.fit.iters_run == 3 and capped.settings["iters"] == 3
     assert denoise_problem(noisy, loss="poisson").postfilter is None  # Gaussian noise only
     with pytest.raises(ValueError, match="unknown quality"):
         denoise_problem(noisy, quality="ultra")

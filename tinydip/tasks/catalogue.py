@@ -87,7 +87,7 @@ def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None,
         loss == "mse" else None
     return Problem(noisy, Identity(), truth, extra={"loss": loss, "quality": quality,
                                                      "noise_sigma_estimate": round(estimate, 2)},
-                   loss_fn=loss_fn, net_options=q.net_options(),
+                   loss_fn=loss_fn, net_options=q.net_options(), fit_options=q.fit_options(),
                    restarts=q.restarts, postfilter=postfilter)
 
 
@@ -118,7 +118,8 @@ def _denoise_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=positive_int, default=128,
                    help="size of the built-in sample image (default 128)")
     p.add_argument("--quality", choices=tuple(QUALITY), default="default",
-                   help="time for PSNR: fast (a width-16 U-Net), default (width 32) or best "
+                   help="time for PSNR: fast (a width-16 U-Net, at most 1000 steps), default "
+                   "(width 32) or best "
                    "(two width-32 fits averaged), each followed by a Wiener pass guided by "
                    "the fit; paper = the DIP paper's single width-128 fit, no pass (see the "
                    "README for measured seconds and dB)")

@@ -22,6 +22,11 @@ class Quality:
     tv: float = 0.0  # weight of TV(output) in the loss (functional/tv.py; 0: off)
     wiener: bool = False  # then Wiener-filter the noisy image guided by the output
     # (pilot_wiener.py; Gaussian noise only: not with the Poisson loss)
+    iters: int | None = None  # at most this many fitting steps (None: the task's 3000;
+    # an explicit iters / --iters wins)
+
+    def fit_options(self) -> dict:
+        return {} if self.iters is None else {"iters": self.iters}
 
     def net_options(self) -> dict:
         if self.width is None:
@@ -30,15 +35,17 @@ class Quality:
 
 
 # Chosen by measurement: benchmarks/README.md, "Denoising beyond one fit" (128x128, sigma 25,
-# four images, no ground truth used; mean PSNR, CBM3D with the true sigma 30.32 dB):
-#   paper   one width-128 fit (the DIP paper's; the default before the Wiener pass)  29.07
-#   fast    one width-16 fit + Wiener pass   30.13 / 30.06 (seeds 0 / 1), ~1/6 of paper's time
-#   default one width-32 fit + Wiener pass   30.09 / 30.11, ~1/4 of paper's time; steadier
-#           than width 16 from seed to seed (hopper 29.06 / 29.07 vs 29.05 / 28.79)
-#   best    two width-32 fits averaged + Wiener pass   30.15, ~1/2 of paper's time
+# four images, no ground truth used; mean PSNR, CBM3D with the true sigma 30.32 dB; seconds
+# on 2 cores = mean iterations x s/iteration measured on its own):
+#   paper   one width-128 fit (the DIP paper's; the default before the Wiener pass)
+#           29.07 dB, 514 s
+#   fast    one width-16 fit of at most 1000 steps + Wiener pass   29.78 dB, 67 s
+#           (width 16 without the cap: 30.10 dB but 137 s, as long as default)
+#   default one width-32 fit + Wiener pass   30.09 / 30.11 dB (seeds 0 / 1), 146 s
+#   best    two width-32 fits averaged + Wiener pass   30.15 dB, 291 s
 # The pass adds 0.3-1.2 dB to any fit for a fraction of a second.
 QUALITY = {
-    "fast": Quality(width=16, wiener=True),
+    "fast": Quality(width=16, iters=1000, wiener=True),
     "default": Quality(width=32, wiener=True),
     "best": Quality(width=32, restarts=2, wiener=True),
     "paper": Quality(),
