@@ -152,10 +152,30 @@ def test_image_from_a_pipe(tmp_path, img):
 
 
 # ------------------------------------------------------------------------------- signals
+def _default_signals() -> None:
+    """In the child before exec: SIGINT and SIGTERM back to their default dispositions. A
+    shell without job control starts background commands (``pytest ... &``) with SIGINT
+    ignored, the child would inherit that, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _start(tmp_path: Path, *argv: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tinydip.cli.entry", *argv],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=_default_signals)
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
+    """(stdout, stderr) once the run has exited; a run still going after ``timeout`` s is
+    killed (no orphan keeps fitting) and the test fails."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"the run did not stop within {timeout} s of the signal")
 
 
 def _wait_for(proc: subprocess.Popen, marker: str, timeout: float = 240) -> None:
@@ -179,7 +199,7 @@ def test_signal_during_a_fit_keeps_the_result(tmp_path, sig, status, name):
     _wait_for(proc, "fitting")
     time.sleep(2.0)  # some iterations
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
+    out, err = _finish(proc)
     assert proc.returncode == status, err
     assert f"interrupted ({name})" in out
     rep = strict_load(tmp_path / "r.json")
@@ -194,7 +214,7 @@ def test_compress_interrupted_writes_a_valid_file_and_exits_130(tmp_path):
     _wait_for(proc, "compress:")
     time.sleep(2.0)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    _, err = _finish(proc)
     assert proc.returncode == 130, err
     assert "the file holds the best weights so far" in err
     from tinydip.codec.deepdecoder import decompress
