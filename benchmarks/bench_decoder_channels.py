@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iters", type=int, default=3000)
     args = ap.parse_args(argv)
-    channels = [int(c) for c in args.channels.split(",")]
+    try:
+        channels = [int(c) for c in args.channels.split(",")]
+    except ValueError:
+        ap.error(f"CHANNELS must be comma-separated integers, got {args.channels!r}")
     if len(channels) < 2 or min(channels) < 1:
         ap.error("CHANNELS needs at least two positive numbers")
     net = decoder(channels)
