@@ -214,9 +214,12 @@ def table(names, sigma, size, seeds, root) -> int:
                     else f"DIP {variant}, seed 0"
                 rows.setdefault(label, {})[name] = (psnr(img, clean), ssim(img, clean), iters)
                 # the Wiener pass of --quality fast/default/best, sigma from the image alone
-                filtered = pilot_wiener(noisy, img, est / 255)
-                rows.setdefault(label + " + Wiener pass", {})[name] = (
-                    psnr(filtered, clean), ssim(filtered, clean), iters)
+                # (and, for comparison, the pass before its calibration)
+                for suffix, calibrate in ((" + Wiener pass", True),
+                                          (" + plain Wiener pass", False)):
+                    filtered = pilot_wiener(noisy, img, est / 255, calibrate=calibrate)
+                    rows.setdefault(label + suffix, {})[name] = (
+                        psnr(filtered, clean), ssim(filtered, clean), iters)
                 if k == 1:
                     rows.setdefault(f"DIP {variant}, seed 0: oracle best iterate", {})[name] = \
                         (metas[0]["oracle_best_smoothed"], math.nan, math.nan)

@@ -96,9 +96,9 @@ def wiener_postfilter(noisy: np.ndarray, pilot: np.ndarray, sigma: float
     """The denoiser's last pass: :func:`~tinydip.pilot_wiener.pilot_wiener` (``sigma`` on
     the 0-1 scale) and its report fields."""
     return pilot_wiener(noisy, pilot, sigma), {
-        "method": f"Wiener pass guided by the fit ({PATCH}x{PATCH} DCT windows, noise sigma "
-                  f"{255 * sigma:.1f})",
-        "sigma": round(255 * sigma, 2), "patch": PATCH}
+        "method": f"Wiener pass guided by the fit ({PATCH}x{PATCH} DCT windows, the fit's "
+                  f"power calibrated per frequency, noise sigma {255 * sigma:.1f})",
+        "sigma": round(255 * sigma, 2), "patch": PATCH, "calibrated": True}
 
 
 def _denoise_arguments(p: argparse.ArgumentParser) -> None:
