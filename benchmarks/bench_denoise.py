@@ -27,11 +27,13 @@ import math
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from tinydip.degrade import add_noise
+from tinydip.grouped_wiener import grouped_wiener
 from tinydip.images import load_image, sample_image
 from tinydip.metrics import psnr, ssim
 from tinydip.noise_estimate import estimate_sigma
@@ -83,6 +85,14 @@ VARIANTS = {
                                                 "channels_up": (32,) * 5}},
     "w64": {"quality": "paper", "net_options": {"channels_down": (64,) * 5,
                                                 "channels_up": (64,) * 5}},
+}
+
+
+# the Wiener passes scored after every fit: the denoiser's, and two simpler ones
+PASSES = {
+    " + Wiener pass": grouped_wiener,
+    " + sliding pass": pilot_wiener,
+    " + uncalibrated sliding pass": partial(pilot_wiener, calibrate=False),
 }
 
 
@@ -214,10 +224,10 @@ def table(names, sigma, size, seeds, root) -> int:
                     else f"DIP {variant}, seed 0"
                 rows.setdefault(label, {})[name] = (psnr(img, clean), ssim(img, clean), iters)
                 # the Wiener pass of --quality fast/default/best, sigma from the image alone
-                # (and, for comparison, the pass before its calibration)
-                for suffix, calibrate in ((" + Wiener pass", True),
-                                          (" + plain Wiener pass", False)):
-                    filtered = pilot_wiener(noisy, img, est / 255, calibrate=calibrate)
+                # (grouped, calibrated), and for comparison the sliding pass with and
+                # without calibration (the latter: the pass before 2026-12-01)
+                for suffix, filt in PASSES.items():
+                    filtered = filt(noisy, img, est / 255)
                     rows.setdefault(label + suffix, {})[name] = (
                         psnr(filtered, clean), ssim(filtered, clean), iters)
                 if k == 1:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tinydip.degrade import add_noise
+from tinydip.grouped_wiener import grouped_wiener
 from tinydip.images import sample_image
 from tinydip.metrics import psnr
-from tinydip.pilot_wiener import pilot_wiener
 from tinydip.tasks import denoise, run
 from tinydip.tasks.catalogue import denoise_problem
 from tinydip.tasks.ensemble import combine
@@ -101,7 +101,7 @@ def test_the_wiener_pass_filters_the_averaged_fit(pair, singles):
     mean = (singles[0].images["output"] + singles[1].images["output"]) / 2
     np.testing.assert_allclose(ens.images["pilot"], mean, atol=1e-6)
     sigma = problem.extra["noise_sigma_estimate"] / 255
-    np.testing.assert_allclose(ens.output, pilot_wiener(noisy, mean, sigma), atol=2e-3)
+    np.testing.assert_allclose(ens.output, grouped_wiener(noisy, mean, sigma), atol=2e-3)
     assert ens.psnr["pilot"] == pytest.approx(psnr(mean, clean), abs=1e-3)
     assert ens.psnr["output"] == pytest.approx(psnr(ens.output, clean))
     rep = json.loads(json.dumps(ens.report(), allow_nan=False))

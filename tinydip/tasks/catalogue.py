@@ -36,11 +36,11 @@ from ..degrade import (
 from ..fileio import check_outputs
 from ..functional import mse_loss, poisson_loss
 from ..functional.tv import with_tv
+from ..grouped_wiener import MAX_GROUP, PATCH, RADIUS, grouped_wiener
 from ..images import check_min_size, sample_image, save_image, to_image, to_tensor
 from ..masks import DEFAULT_TOL, mask_from_spec, random_mask
 from ..noise_estimate import estimate_sigma
 from ..operators import Blur, Downsampler, Identity, Mask, parse_kernel
-from ..pilot_wiener import PATCH, pilot_wiener
 from ..stopping import VAL_TUNED, WMV_DEFAULT
 from .quality import QUALITY
 from .registry import Problem, Task, load, register
@@ -93,12 +93,14 @@ def denoise_problem(noisy: np.ndarray, *, truth: np.ndarray | None = None,
 
 def wiener_postfilter(noisy: np.ndarray, pilot: np.ndarray, sigma: float
                       ) -> tuple[np.ndarray, dict]:
-    """The denoiser's last pass: :func:`~tinydip.pilot_wiener.pilot_wiener` (``sigma`` on
-    the 0-1 scale) and its report fields."""
-    return pilot_wiener(noisy, pilot, sigma), {
-        "method": f"Wiener pass guided by the fit ({PATCH}x{PATCH} DCT windows, the fit's "
-                  f"power calibrated per frequency, noise sigma {255 * sigma:.1f})",
-        "sigma": round(255 * sigma, 2), "patch": PATCH, "calibrated": True}
+    """The denoiser's last pass: :func:`~tinydip.grouped_wiener.grouped_wiener` (``sigma``
+    on the 0-1 scale) and its report fields."""
+    return grouped_wiener(noisy, pilot, sigma), {
+        "method": f"Wiener pass guided by the fit (groups of up to {MAX_GROUP} similar "
+                  f"{PATCH}x{PATCH} patches, the fit's power calibrated per frequency, noise "
+                  f"sigma {255 * sigma:.1f})",
+        "sigma": round(255 * sigma, 2), "patch": PATCH, "max_group": MAX_GROUP,
+        "search_radius": RADIUS, "calibrated": True}
 
 
 def _denoise_arguments(p: argparse.ArgumentParser) -> None:

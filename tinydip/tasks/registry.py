@@ -43,7 +43,7 @@ class Problem:
     outputs (``denoise --quality best``; :mod:`tinydip.tasks.ensemble`);
     ``postfilter``: ``(observation, output) -> (image, report fields)``, a classical pass
     applied to the (averaged) output, which becomes the ``pilot`` image (e.g. the denoiser's
-    Wiener pass, :mod:`tinydip.pilot_wiener`).
+    Wiener pass, :mod:`tinydip.grouped_wiener`).
     """
 
     observation: np.ndarray
