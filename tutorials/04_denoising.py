@@ -48,11 +48,12 @@ from scipy import ndimage, signal
 from tinydip.codec import haar_forward, haar_inverse
 from tinydip.degrade import add_noise
 from tinydip.fit import fit, fit_step
+from tinydip.grouped_wiener import grouped_wiener
 from tinydip.images import sample_image, to_image, to_tensor
 from tinydip.metrics import psnr
 from tinydip.models import skip_unet, unet_config
 from tinydip.optim import Adam
-from tinydip.pilot_wiener import pilot_wiener
+from tinydip.pilot_wiener import OPPONENT, pilot_calibration, pilot_wiener
 from tinydip.tutorial import Tutorial
 
 TUTORIAL = Tutorial("04", globals().get("__file__"))  # quick mode, figure folder
@@ -445,6 +446,41 @@ for name in pilots:
           f"{second_psnr[name]:6.2f} dB")
 
 # %% [markdown]
+# ### Two refinements: calibration and grouping
+#
+# A DIP output stopped before it fits the noise is *smoother* than the image: at high
+# frequencies its $p_k^2$ is too small, and the gains above throw away detail that the
+# noisy image still holds. Over all windows of the image, the noisy power less the noise,
+# $\overline{y_k^2} - \sigma^2$, estimates the clean image's mean power at frequency $k$
+# (for white noise $E[y_k^2] = x_k^2 + \sigma^2$), and pooled over thousands of windows it is
+# precise. Its ratio $r_k$ to the pilot's mean power says how much the pilot under- (or
+# over-) states each frequency; the pass uses $r_k p_k^2$ in place of $p_k^2$
+# (`pilot_calibration`; `pilot_wiener(..., calibrate=False)` is the plain filter above —
+# the cell above already ran the calibrated one).
+#
+# BM3D's second step also **groups**: for each reference window it stacks the windows
+# that look most like it *in the pilot* and applies the gains in a 3-D transform of the
+# stack, whose spectrum is sparser than one window's (`tinydip.grouped_wiener`, what
+# `tinydip denoise` runs). How much grouping adds depends on how large and self-similar
+# the image is: on this small portrait it may not pay at all, on 256x256 photos it adds
+# about 0.1 dB (benchmarks/README.md measures both passes on four photos). The corner of
+# the ratio table (the highest frequencies, where neither image has much power) is noisy
+# on a small image; the clip to [1/4, 4] bounds what it can do.
+
+# %%
+dip = pilots["DIP smoothed"]
+lum = lambda im: (im @ OPPONENT.T)[:, :, 0].astype(np.float64)  # noqa: E731 (luminance)
+ratio = pilot_calibration(lum(noisy), lum(dip), sigma_hat)  # (8, 8), low frequencies first
+print("r_k of the DIP pilot's luminance (rows: vertical, columns: horizontal frequency):")
+print(np.array2string(ratio, precision=2, max_line_width=100))
+passes = {"plain (uncalibrated)": pilot_wiener(noisy, dip, sigma_hat, calibrate=False),
+          "calibrated": second["DIP smoothed"],
+          "grouped + calibrated": grouped_wiener(noisy, dip, sigma_hat)}
+passes_psnr = {name: psnr(im, clean) for name, im in passes.items()}
+for name, value in passes_psnr.items():
+    print(f"Wiener pass {name:<22} {value:6.2f} dB")
+
+# %% [markdown]
 # ## What this chapter promised
 #
 # * the network passes through images much cleaner than the noisy input (peak PSNR well
@@ -457,7 +493,9 @@ for name in pilots:
 # * the lowest-loss output is the wrong one for denoising: without jitter it is as far
 #   below the peak as the last output, with jitter it is below the smoothed output;
 # * a Wiener pass guided by the DIP output improves on it, and on the same pass guided by
-#   the best classical denoiser.
+#   the best classical denoiser;
+# * the DIP output is mostly too weak (most calibration ratios above 1, the largest at high
+#   frequencies), and calibrating the pilot makes the pass better.
 
 # %%
 j, nj = table["with jitter"], table["without jitter"]
@@ -486,6 +524,8 @@ assert j["smoothed"] > max(classical_psnr.values())
 # the Wiener pass: better than its DIP pilot, and a better pilot makes a better pass
 assert second_psnr["DIP smoothed"] > j["smoothed"] + 0.2
 assert second_psnr["DIP smoothed"] > second_psnr[best_classical]
+assert np.median(ratio) > 1  # the pilot is mostly too weak (smoother than the image) ...
+assert passes_psnr["calibrated"] > passes_psnr["plain (uncalibrated)"]  # ... calibration pays
 print("all chapter 4 checks passed")
 
 # %% [markdown]

@@ -36,14 +36,15 @@ class Quality:
 
 # Chosen by measurement: benchmarks/README.md, "Denoising beyond one fit" (128x128, sigma 25,
 # four images, no ground truth used; mean PSNR, CBM3D with the true sigma 30.32 dB; seconds
-# on 2 cores = mean iterations x s/iteration measured on its own):
+# on 2 cores = mean iterations x s/iteration measured on its own; the Wiener pass is
+# grouped_wiener since 2026-12-01, in brackets the sliding uncalibrated pass before it):
 #   paper   one width-128 fit (the DIP paper's; the default before the Wiener pass)
 #           29.07 dB, 514 s
-#   fast    one width-16 fit of at most 1000 steps + Wiener pass   29.78 dB, 67 s
-#           (width 16 without the cap: 30.10 dB but 137 s, as long as default)
-#   default one width-32 fit + Wiener pass   30.09 / 30.11 dB (seeds 0 / 1), 146 s
-#   best    two width-32 fits averaged + Wiener pass   30.15 dB, 291 s
-# The pass adds 0.3-1.2 dB to any fit for a fraction of a second.
+#   fast    one width-16 fit of at most 1000 steps + Wiener pass   30.06 (29.78) dB, 67 s
+#   default one width-32 fit + Wiener pass   30.23 (30.09) dB, 146 s
+#   best    two width-32 fits averaged + Wiener pass   30.28 (30.15) dB, 291 s
+# At 256x256: default 30.48, best 30.52 dB against CBM3D's 30.69. The pass adds 0.2-2.4 dB
+# to any fit in about a second at 128x128 (4 s at 256x256).
 QUALITY = {
     "fast": Quality(width=16, iters=1000, wiener=True),
     "default": Quality(width=32, wiener=True),
