@@ -12,11 +12,13 @@ import pytest
 from tinydip.degrade import add_noise
 from tinydip.grouped_wiener import grouped_wiener
 from tinydip.images import sample_image
+from tinydip.interrupt import Terminated
 from tinydip.metrics import psnr
 from tinydip.tasks import denoise, run
 from tinydip.tasks.catalogue import denoise_problem
 from tinydip.tasks.ensemble import combine
 from tinydip.tasks.quality import QUALITY, Quality
+from tinydip.tasks.runner import apply_postfilter
 
 OPTS = dict(in_channels=8, channels_down=(16,) * 3, channels_up=(16,) * 3, channels_skip=(4,) * 3)
 FIT = dict(iters=12, stop="none", progress=False, net_options=OPTS)
@@ -109,6 +111,23 @@ def test_the_wiener_pass_filters_the_averaged_fit(pair, singles):
     assert rep["postfilter"]["seconds"] >= 0 and rep["psnr_pilot"] is not None
     own = denoise(noisy, truth=clean, noise_sigma=25, seed=3, **FIT)
     assert own.extra["postfilter"]["sigma"] == 25
+
+
+@pytest.mark.parametrize("signal_exc,by", [(KeyboardInterrupt, "SIGINT"),
+                                           (Terminated, "SIGTERM")])
+def test_an_interrupted_pass_keeps_the_fit(singles, signal_exc, by):
+    """Ctrl-C or SIGTERM during the pass: the fit's output is the result, marked
+    interrupted (so the CLI writes it and exits 130 / 143), and the report says so."""
+    def stopped(observation, output):
+        raise signal_exc("during the pass")
+
+    lines = []
+    res = apply_postfilter(singles[0], stopped, log=lines.append)
+    np.testing.assert_array_equal(res.output, singles[0].output)
+    assert res.fit.interrupted and res.fit.interrupted_by == by
+    assert res.extra["postfilter"]["interrupted"] is True
+    assert "pass interrupted" in lines[-1]
+    json.loads(json.dumps(res.report(), allow_nan=False))  # strict JSON
 
 
 def test_problem_net_options_reach_the_network(pair):

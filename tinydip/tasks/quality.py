@@ -3,7 +3,7 @@
 A setting is the skip U-Net's width, how many fits from consecutive seeds are averaged
 (:mod:`tinydip.tasks.ensemble`), the weight of a total-variation term in the loss
 (:func:`tinydip.functional.tv.with_tv`) and whether the output is the pilot of a Wiener
-pass (:func:`tinydip.pilot_wiener.pilot_wiener`). The settings are chosen by measurement
+pass (:func:`tinydip.grouped_wiener.grouped_wiener`). The settings are chosen by measurement
 (benchmarks/bench_denoise.py; benchmarks/README.md, *Denoising: quality settings*).
 """
 
@@ -21,7 +21,7 @@ class Quality:
     width: int | None = None  # channels per level of the skip U-Net (None: the preset's 128)
     tv: float = 0.0  # weight of TV(output) in the loss (functional/tv.py; 0: off)
     wiener: bool = False  # then Wiener-filter the noisy image guided by the output
-    # (pilot_wiener.py; Gaussian noise only: not with the Poisson loss)
+    # (grouped_wiener.py; Gaussian noise only: not with the Poisson loss)
     iters: int | None = None  # at most this many fitting steps (None: the task's 3000;
     # an explicit iters / --iters wins)
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..fit import FitConfig, FitResult, fit
 from ..images import check_min_size, to_image, to_tensor
+from ..interrupt import Terminated, describe
 from ..memory import format_bytes, peak_rss, plan_fit
 from ..metrics import psnr
 from ..models import Prior, deep_decoder, skip_unet, unet_config
@@ -195,9 +196,23 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
 def apply_postfilter(res: TaskResult, postfilter: Callable, log=None) -> TaskResult:
     """``res`` with ``postfilter(observation, output)`` as its output; the fit's output is
     kept as ``images["pilot"]`` (and ``psnr["pilot"]``); the filter's report fields and
-    seconds go to ``extra["postfilter"]``."""
+    seconds go to ``extra["postfilter"]``. A Ctrl-C or SIGTERM during the pass keeps the fit's
+    output (nothing lost): the result is marked interrupted and ``extra["postfilter"]`` says
+    the pass did not run to the end."""
     t0 = time.perf_counter()
-    image, info = postfilter(res.images["observation"], res.images["output"])
+    if log is not None:
+        log(f"{res.task}: the classical pass after the fit ...")
+    try:
+        image, info = postfilter(res.images["observation"], res.images["output"])
+    except KeyboardInterrupt as exc:
+        by = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+        if log is not None:
+            log(f"{res.task}: pass interrupted ({describe(exc)}): the output is the fit's")
+        fit_result = replace(res.fit, interrupted=True,
+                             interrupted_by=res.fit.interrupted_by or by)
+        extra = {**res.extra, "postfilter": {"interrupted": True,
+                                             "seconds": round(time.perf_counter() - t0, 3)}}
+        return replace(res, fit=fit_result, extra=extra)
     seconds = time.perf_counter() - t0
     images = {**res.images, "pilot": res.images["output"], "output": image}
     scores = dict(res.psnr)
