@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy.fft import dctn, idctn
+from scipy.ndimage import gaussian_filter
 
 from tinydip import grouped_wiener as gw
 from tinydip.degrade import add_noise
@@ -57,9 +58,13 @@ def reference(noisy, pilot, sigma, patch, step, radius, max_group, tau, calibrat
 
 
 def _pair(shape=(14, 12, 3), seed=0):
+    """(noisy, pilot): a smooth random image (so that patches have look-alikes to group) plus
+    noise of std 0.1, and the same image plus noise of std 0.02."""
     rng = np.random.default_rng(seed)
-    clean = rng.uniform(0.2, 0.8, shape)
-    return clean + rng.normal(0, 0.1, shape), clean + rng.normal(0, 0.02, shape)
+    smooth = gaussian_filter(rng.standard_normal(shape), (1.5, 1.5, 0))  # (H, W, C)
+    clean = 0.5 + 0.3 * np.tanh(3 * smooth)
+    noisy, pilot = (clean + rng.normal(0, s, shape) for s in (0.1, 0.02))
+    return noisy, pilot
 
 
 SETTINGS = {"patch": 4, "step": 3, "radius": 4, "max_group": 4, "tau": 0.05}

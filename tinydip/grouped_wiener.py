@@ -20,7 +20,7 @@ import numpy as np
 from scipy.fft import dctn, idctn
 
 from .kernels.block_match import aggregate, block_match
-from .pilot_wiener import OPPONENT, pilot_calibration
+from .pilot_wiener import OPPONENT, checked_pair, pilot_calibration
 
 __all__ = ["grouped_wiener", "reference_corners", "PATCH", "MAX_GROUP", "RADIUS"]
 
@@ -83,22 +83,14 @@ def grouped_wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: float, *,
     carries over to 3-D exactly.) With ``sigma = 0`` every gain is 1 and the output is
     ``noisy`` (clipped).
     """
-    y = np.asarray(noisy, dtype=np.float64)
-    q = np.asarray(pilot, dtype=np.float64)
-    if y.ndim != 3 or y.shape[2] not in (1, 3):
-        raise ValueError(f"grouped_wiener: need an HxWx1 or HxWx3 image, got {y.shape}")
-    if q.shape != y.shape:
-        raise ValueError(f"grouped_wiener: pilot is {q.shape}, the noisy image {y.shape}")
+    y, q = checked_pair("grouped_wiener", noisy, pilot, sigma, patch)
     H, W, C = y.shape
-    if not 1 <= patch <= min(H, W):
-        raise ValueError(f"grouped_wiener: patch {patch} must be between 1 and {min(H, W)}")
     if step < 1 or radius < 0 or max_group < 1 or max_group & (max_group - 1) or chunk < 1:
         raise ValueError("grouped_wiener: need step >= 1, radius >= 0, chunk >= 1 and "
                          f"max_group a power of two, got {step}, {radius}, {chunk}, "
                          f"{max_group}")
-    if not (np.isfinite(sigma) and sigma >= 0 and tau >= 0):  # tau may be inf (no limit)
-        raise ValueError(f"grouped_wiener: sigma must be finite and >= 0 and tau >= 0, got "
-                         f"{sigma}, {tau}")
+    if not tau >= 0:  # tau may be inf (no limit), not NaN
+        raise ValueError(f"grouped_wiener: tau must be >= 0, got {tau}")
     if C == 3:
         y, q = y @ OPPONENT.T, q @ OPPONENT.T  # (H, W, 3) in opponent colours
     ratio = np.stack([pilot_calibration(y[:, :, c], q[:, :, c], sigma, patch=patch)

@@ -75,17 +75,8 @@ def pilot_wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: float, *, patch: i
     ``patch^2`` windows. With ``sigma = 0`` every gain is 1 and the output is ``noisy``
     (clipped).
     """
-    y = np.asarray(noisy, dtype=np.float64)
-    q = np.asarray(pilot, dtype=np.float64)
-    if y.ndim != 3 or y.shape[2] not in (1, 3):
-        raise ValueError(f"pilot_wiener: need an HxWx1 or HxWx3 image, got {y.shape}")
-    if q.shape != y.shape:
-        raise ValueError(f"pilot_wiener: pilot is {q.shape}, the noisy image {y.shape}")
+    y, q = checked_pair("pilot_wiener", noisy, pilot, sigma, patch)
     H, W, C = y.shape
-    if not 1 <= patch <= min(H, W):
-        raise ValueError(f"pilot_wiener: patch {patch} must be between 1 and {min(H, W)}")
-    if not (np.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"pilot_wiener: sigma must be finite and >= 0, got {sigma}")
     if C == 3:
         y, q = y @ OPPONENT.T, q @ OPPONENT.T  # (H, W, 3) in opponent colours
     pad = patch - 1
@@ -102,6 +93,24 @@ def pilot_wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: float, *, patch: i
     if C == 3:
         out = out @ OPPONENT  # back to RGB (OPPONENT is orthogonal)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def checked_pair(who: str, noisy: np.ndarray, pilot: np.ndarray, sigma: float,
+                 patch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``noisy`` and ``pilot`` as float64 HxWxC arrays after the checks every pilot-guided
+    filter needs (C = 1 or 3, equal shapes, 1 <= patch <= min(H, W), finite sigma >= 0);
+    a ``ValueError`` naming ``who`` otherwise."""
+    y = np.asarray(noisy, dtype=np.float64)
+    q = np.asarray(pilot, dtype=np.float64)
+    if y.ndim != 3 or y.shape[2] not in (1, 3):
+        raise ValueError(f"{who}: need an HxWx1 or HxWx3 image, got {y.shape}")
+    if q.shape != y.shape:
+        raise ValueError(f"{who}: pilot is {q.shape}, the noisy image {y.shape}")
+    if not 1 <= patch <= min(y.shape[:2]):
+        raise ValueError(f"{who}: patch {patch} must be between 1 and {min(y.shape[:2])}")
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"{who}: sigma must be finite and >= 0, got {sigma}")
+    return y, q
 
 
 def pilot_calibration(noisy: np.ndarray, pilot: np.ndarray, sigma: float, *,
