@@ -16,7 +16,9 @@ Images (offline: matplotlib's sample data, no download): ``hopper`` is tinydip's
 sample (the whole Grace Hopper portrait resized to SIZE); ``face``, ``flag`` and
 ``ribbons`` are SIZE x SIZE crops of the same 512x600 photo at its native resolution
 (face and glasses: texture; stars and stripes: flat regions and edges; uniform and
-ribbons: dark flat cloth and fine coloured stripes).
+ribbons: dark flat cloth and fine coloured stripes). Held out (never used to choose a
+setting; ``--images collar,arm,background,giftbox``): three more crops of the photo and
+matplotlib's clip-art gift box; ``table`` then writes ``table_s<sigma>_<size>_<images>.json``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ from tinydip.pilot_wiener import pilot_wiener
 # centre (row, column) of each crop in the 600x512 (H x W) photo
 CROPS = {"face": (200, 265), "flag": (170, 70), "ribbons": (500, 385)}
 IMAGES = ("hopper", *CROPS)
+# held out: never used to choose a setting (collar and chin, sleeve, plain background; and
+# matplotlib's 128x128 clip-art gift box, composited over white, at any --size)
+HELD_OUT_CROPS = {"collar": (330, 250), "arm": (430, 110), "background": (70, 440)}
+HELD_OUT = (*HELD_OUT_CROPS, "giftbox")
 NOISE_SEED = 1234
 
 
@@ -56,18 +62,31 @@ def clean_image(name: str, size: int) -> np.ndarray:
     """The clean HxWx3 float32 test image ``name`` at ``size`` x ``size``."""
     if name == "hopper":
         return sample_image(size)
-    if name not in CROPS:
-        raise ValueError(f"unknown image {name!r}; choose from {', '.join(IMAGES)}")
+    if name == "giftbox":
+        return _giftbox(size)
+    crops = {**CROPS, **HELD_OUT_CROPS}
+    if name not in crops:
+        raise ValueError(f"unknown image {name!r}; choose from {', '.join(IMAGES + HELD_OUT)}")
     photo = _photo()
-    r, c = CROPS[name]
+    r, c = crops[name]
     r0 = int(np.clip(r - size // 2, 0, photo.shape[0] - size))
     c0 = int(np.clip(c - size // 2, 0, photo.shape[1] - size))
     return np.ascontiguousarray(photo[r0:r0 + size, c0:c0 + size, :3])
 
 
+def _giftbox(size: int) -> np.ndarray:
+    import matplotlib
+    from PIL import Image
+
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "Minduka_Present_Blue_Pack.png"
+    im = Image.open(path).convert("RGBA").resize((size, size), Image.LANCZOS)
+    rgba = np.asarray(im, dtype=np.float32) / 255  # (size, size, 4)
+    return np.ascontiguousarray(rgba[:, :, :3] * rgba[:, :, 3:] + 1 - rgba[:, :, 3:])
+
+
 def noisy_image(clean: np.ndarray, sigma: float, name: str) -> np.ndarray:
     """The fixed noisy observation of one (image, sigma): the same for every method."""
-    seed = NOISE_SEED + IMAGES.index(name) * 100 + int(round(sigma))
+    seed = NOISE_SEED + (IMAGES + HELD_OUT).index(name) * 100 + int(round(sigma))
     return add_noise(clean, sigma, np.random.default_rng(seed))
 
 
@@ -248,7 +267,8 @@ def table(names, sigma, size, seeds, root) -> int:
         print(f"| {label} | " + " | ".join(cells + tail) + " |")
         result["rows"][label] = {n: [round(x, 4) if math.isfinite(x) else None for x in per[n]]
                                  for n in per}
-    (root / f"table_s{sigma:g}_{size}.json").write_text(json.dumps(result, indent=1))
+    tag = "" if list(names) == list(IMAGES) else "_" + "-".join(names)
+    (root / f"table_s{sigma:g}_{size}{tag}.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(extra))
     return 0
 
