@@ -20,6 +20,7 @@ import numpy as np
 from ..fit import FitConfig, FitResult, fit
 from ..images import check_min_size, to_image, to_tensor
 from ..interrupt import Terminated, describe
+from ..jit_notice import compile_notice
 from ..memory import format_bytes, peak_rss, plan_fit
 from ..metrics import psnr
 from ..models import Prior, deep_decoder, skip_unet, unet_config
@@ -203,7 +204,8 @@ def apply_postfilter(res: TaskResult, postfilter: Callable, log=None) -> TaskRes
     if log is not None:
         log(f"{res.task}: the classical pass after the fit ...")
     try:
-        image, info = postfilter(res.images["observation"], res.images["output"])
+        with compile_notice(log):  # the pass's numba kernels compile on first use (~10 s)
+            image, info = postfilter(res.images["observation"], res.images["output"])
     except KeyboardInterrupt as exc:
         by = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
         if log is not None:
