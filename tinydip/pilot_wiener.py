@@ -132,8 +132,8 @@ def pilot_calibration(noisy: np.ndarray, pilot: np.ndarray, sigma: float, *,
     Over the :math:`N` windows of the channel (every position, no padding),
 
     .. math::
-        r_k = \operatorname{clip}\Big(rac{	frac1N \sum y_k^2 - \sigma^2}
-              {	frac1N \sum p_k^2},\ 	frac14,\ 4\Big),
+        r_k = \operatorname{clip}\Big(\frac{\tfrac1N \sum y_k^2 - \sigma^2}
+              {\tfrac1N \sum p_k^2},\ \tfrac14,\ 4\Big),
 
     since :math:`E[y_k^2] = x_k^2 + \sigma^2` for white noise and an orthonormal DCT. Pooled
     over tens of thousands of windows the numerator is precise even where one window's
