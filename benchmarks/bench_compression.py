@@ -5,8 +5,9 @@
     python benchmarks/bench_compression.py --sizes 256 --points 16:7 16:8
     python benchmarks/bench_compression.py --quick          # smoke run: 64x64, 4 layers, 60 its
 
-A point is K:BITS (decoder width, --bits of the step grids); points with the same k share
-one fit. For every size and point the built-in sample image (tinydip.images.sample_image)
+A point is K:BITS (decoder width, --bits of the step grids) or K:BITS:STEPS (its own number
+of fitting steps instead of --iters); points with the same k and steps share one fit.
+For every size and point the built-in sample image (tinydip.images.sample_image)
 is compressed (`tinydip.codec`: fit, rd step allocation, fine-tuning, format 3), the .tdd
 file is WRITTEN to --out, read back and decoded; its PSNR (8-bit pixels) is compared with,
 at equal or smaller bytes: JPEG (optimised Huffman, 4:2:0), WebP (method 6), JPEG 2000
@@ -122,14 +123,14 @@ def measure(img: np.ndarray, cfg: CodecConfig, cache: Path, out: Path) -> tuple[
     steps = choose_steps(fitted, cfg)
     alloc_s = time.perf_counter() - t0
     r = encode_fitted(fitted, cfg, steps=steps)
-    path = out / f"{img.shape[0]}_k{cfg.k}_b{cfg.bits}.tdd"
+    path = out / f"{img.shape[0]}_k{cfg.k}_b{cfg.bits}_i{cfg.iters}.tdd"
     path.write_bytes(r.data)
     t0 = time.perf_counter()
     decoded = decompress(path)  # from the written file
     decode_s = time.perf_counter() - t0
     truth = u8(img)
     row = stats(r)
-    row.pop("config")
+    row["config_iters"] = row.pop("config")["iters"]
     assert np.array_equal(decoded, r.image), "the written file decodes to another image"
     row["psnr_vs_float_input"] = row["psnr"]
     row["psnr"] = psnr(u8(decoded), truth)  # what every codec is measured by
@@ -170,7 +171,8 @@ def curves(img: np.ndarray, sizes: list[int]) -> dict[str, list[dict]]:
 
 def psnr_table(rows: list[dict]) -> str:
     names = [c for c in CODECS if any(c in r["baselines"] for r in rows)]
-    head = ("| image | k | bits | bytes (header) | bpp | Deep Decoder | " + " | ".join(names) +
+    head = ("| image | k | bits | steps | bytes (header) | bpp | Deep Decoder | " +
+            " | ".join(names) +
             " | Haar charged | Haar count-only | encode s (fit) | decode s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -182,7 +184,8 @@ def psnr_table(rows: list[dict]) -> str:
                                                                      else ""))
         hc = b["haar_charged"]
         lines.append(
-            f"| {r['height']}x{r['width']} | {r['k']} | {r['bits']} | {r['file_bytes']} "
+            f"| {r['height']}x{r['width']} | {r['k']} | {r['bits']} | {r['config_iters']} "
+            f"| {r['file_bytes']} "
             f"({r['header_bytes']})"
             f" | {r['bits_per_pixel']:.3f} | **{r['psnr']:.2f}** | " + " | ".join(cells) +
             f" | {hc['psnr']:.2f}{' (over)' if hc['exceeds'] else ''} | "
@@ -239,16 +242,26 @@ def figures(img, rows, images, crv, out: Path, title: str) -> None:
     fig.savefig(out / f"crops_{size}.png", dpi=100)
 
 
+def parse_point(text: str, iters: int) -> tuple[int, int, int]:
+    """``K:BITS`` or ``K:BITS:STEPS`` -> (k, bits, fitting steps; ``iters`` if not given)."""
+    parts = [int(x) for x in text.split(":")]
+    if len(parts) not in (2, 3) or min(parts) < 1:
+        raise SystemExit(f"bench_compression: bad point {text!r} (K:BITS or K:BITS:STEPS)")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else iters
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    p.add_argument("--points", nargs="+", default=None, metavar="K:BITS",
-                   help=f"decoder width and bits per point (default per size: "
-                   f"{DEFAULT_POINTS})")
+    p.add_argument("--points", nargs="+", default=None, metavar="K:BITS[:STEPS]",
+                   help=f"decoder width, bits and (optional) fitting steps per point "
+                   f"(default per size: {DEFAULT_POINTS})")
     p.add_argument("--allocation", default=CodecConfig.allocation)
     p.add_argument("--iters", type=int, default=CodecConfig.iters)
     p.add_argument("--lr", type=float, default=CodecConfig.lr)
     p.add_argument("--finetune-iters", type=int, default=CodecConfig.qat_iters)
+    p.add_argument("--incremental-iters", type=int, default=CodecConfig.incremental_iters,
+                   help="steps after each rounded layer (0: round all at once)")
     p.add_argument("--layers", type=int, default=CodecConfig.layers)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="numba threads (default: all)")
@@ -262,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cfg = CodecConfig(allocation=args.allocation, layers=args.layers,
                       seed=args.seed, iters=args.iters, lr=args.lr,
-                      qat_iters=args.finetune_iters, progress=False)
+                      qat_iters=args.finetune_iters,
+                      incremental_iters=args.incremental_iters, progress=False)
     table = LONG_POINTS if args.long else DEFAULT_POINTS
     if args.quick:
         args.sizes, args.points = [64], ["8:8", "12:6"]
@@ -278,14 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     rows, all_curves, start = [], {}, time.perf_counter()
     for size in args.sizes:
         img = sample_image(size)
-        points = [tuple(int(x) for x in pt.split(":")) for pt in
+        points = [parse_point(pt, cfg.iters) for pt in
                   (args.points or table.get(size, ["16:8", "32:8"]))]
         crop = len(points) // 2 if args.crop_k is None else \
-            next(i for i, (k, _) in enumerate(points) if k == args.crop_k)
+            next(i for i, (k, _, _) in enumerate(points) if k == args.crop_k)
         size_rows, crop_images = [], {}
-        for i, (k, bits) in enumerate(points):
-            print(f"{size}x{size}, k = {k}, {bits} bits ...", file=sys.stderr, flush=True)
-            row, images = measure(img, replace(cfg, k=k, bits=bits), cache, args.out)
+        for i, (k, bits, iters) in enumerate(points):
+            print(f"{size}x{size}, k = {k}, {bits} bits, {iters} steps ...", file=sys.stderr,
+                  flush=True)
+            row, images = measure(img, replace(cfg, k=k, bits=bits, iters=iters), cache,
+                                  args.out)
             size_rows.append(row)
             if i == crop:
                 crop_images = images
