@@ -34,7 +34,9 @@ version 2) are read as before.
 
 BatchNorm is folded with the batch statistics of the encoder's final forward pass, so
 decoding is a fixed feed-forward computation (:mod:`tinydip.codec.folded`). The encoder
-fine-tunes the folded network on the quantisation grid (:mod:`tinydip.codec.deepdecoder`).
+rounds the folded network one layer at a time (:mod:`tinydip.codec.incremental`), then
+fine-tunes it on the quantisation grid (:mod:`tinydip.codec.finetune`; the pipeline is
+:mod:`tinydip.codec.deepdecoder`).
 Baselines at equal size: JPEG (:func:`jpeg_at_size`) and Haar wavelet thresholding with N
 coefficients (:func:`haar_compress`); :mod:`tinydip.codec.ratedistortion` draws the curves.
 
