@@ -156,7 +156,8 @@ def test_default_k_keeps_the_rate_low_at_every_size():
     assert default_k(256, 1024) == 32
 
 
-@pytest.mark.parametrize("args", [["--bits", "1"], ["--bits", "x"], ["--k", "0"]])
+@pytest.mark.parametrize("args", [["--bits", "1"], ["--bits", "x"], ["--k", "0"],
+                                  ["--incremental-iters", "-1"]])
 def test_bad_options_exit_2(tmp_path, capsys, args):
     with pytest.raises(SystemExit) as exc:
         main(["compress", "-o", str(tmp_path / "x.tdd"), *args])
@@ -228,3 +229,12 @@ def test_target_bytes(files, capsys):
     with pytest.raises(SystemExit) as exc:  # one target at a time
         main([*args, "--target-bytes", "400", "--target-psnr", "20"])
     assert exc.value.code == 2
+
+
+def test_incremental_iters_option(tmp_path, capsys):
+    png, rep = tmp_path / "in.png", tmp_path / "r.json"
+    save_image(png, sample_image(32))
+    assert main(["compress", str(png), "-o", str(tmp_path / "a.tdd"), "--report", str(rep),
+                 *FAST, "--incremental-iters", "0"]) == 0
+    assert json.loads(rep.read_text())["config"]["incremental_iters"] == 0
+    assert "0 after each rounded layer" in capsys.readouterr().err

@@ -219,7 +219,8 @@ def run_compress(args) -> int:
         raise ValueError("--target-* searches step sizes: use --bits 2..15")
     k_text = f"k={cfg.k}" if not targeted or args.k else "k chosen by the search"
     print(f"compress: {name} ({H}x{W}x{C}), {k_text}, {cfg.layers} layers, {cfg.bits} bits, "
-          f"{cfg.iters} + {cfg.qat_iters} iterations", file=sys.stderr)
+          f"{cfg.iters} fitting steps, {cfg.incremental_iters} after each rounded layer, "
+          f"{cfg.qat_iters} fine-tuning steps", file=sys.stderr)
     search = None
     if targeted:
         from ..codec.targets import compress_to_psnr, compress_to_size
