@@ -148,7 +148,8 @@ def add_commands(subparsers) -> None:
                         help="search k and the step sizes for the smallest file that "
                         "decodes to at least DB dB")
     p.add_argument("--iters", type=positive_int, default=_DEFAULTS.iters,
-                   help=f"Adam steps of the fit (default {_DEFAULTS.iters})")
+                   help=f"Adam steps of the fit (default {_DEFAULTS.iters}; longer fits "
+                   "pay at larger k: 20000 steps gave +0.8 dB at k=20, 256x256, ~7x the time)")
     p.add_argument("--finetune-iters", type=nonnegative_int, default=_DEFAULTS.qat_iters,
                    help=f"quantisation-aware fine-tuning steps (default "
                    f"{_DEFAULTS.qat_iters}; 0 = none)")
