@@ -238,3 +238,19 @@ def test_incremental_iters_option(tmp_path, capsys):
                  *FAST, "--incremental-iters", "0"]) == 0
     assert json.loads(rep.read_text())["config"]["incremental_iters"] == 0
     assert "0 after each rounded layer" in capsys.readouterr().err
+
+
+def test_interrupt_while_rounding_writes_the_file_and_says_so(tmp_path, capsys, monkeypatch):
+    from tinydip.codec import incremental
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(incremental, "fit_step", stop)
+    png, out = tmp_path / "in.png", tmp_path / "a.tdd"
+    save_image(png, sample_image(32))
+    assert main(["compress", str(png), "-o", str(out), *FAST]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted (SIGINT) after the fit, while rounding or fine-tuning" in err
+    assert decompress(out).shape == (32, 32, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tdd", "in.png"]  # no temp file

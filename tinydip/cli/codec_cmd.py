@@ -240,8 +240,11 @@ def run_compress(args) -> int:
     else:
         result = compress(img, cfg)
     if result.interrupted_by is not None:
-        print(f"compress: interrupted ({result.interrupted_by}) after {result.fit_iters_run} "
-              "fitting iterations: the file holds the best weights so far", file=sys.stderr)
+        when = (f"after {result.fit_iters_run} fitting iterations"
+                if result.fit_iters_run < cfg.iters else "after the fit, while rounding or "
+                "fine-tuning")
+        print(f"compress: interrupted ({result.interrupted_by}) {when}: the file holds the "
+              "best weights so far", file=sys.stderr)
     write_bytes(out, result.data)
     base = equal_size_baselines(img, result)
     rep = compression_report(img, result, base)
