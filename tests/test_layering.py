@@ -33,7 +33,7 @@ def _imports(path: Path) -> set[str]:
 def test_no_module_below_the_cli_imports_it():
     offenders = []
     for path in sorted(ROOT.rglob("*.py")):
-        if path.relative_to(ROOT).parts[0] == "cli":
+        if path.relative_to(ROOT).parts[0] in ("cli", "__main__.py"):  # `python -m tinydip`
             continue
         bad = [n for n in _imports(path) if n == "tinydip.cli" or n.startswith("tinydip.cli.")]
         if bad:
