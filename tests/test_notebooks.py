@@ -75,3 +75,23 @@ def test_chapter_1_executes_as_a_notebook(tmp_path, monkeypatch):
     assert "all chapter 1 checks passed" in text
     assert f"kernel: {sys.executable}" in text  # the kernel is this interpreter
     assert list(figures.glob("01_*.png")), "the notebook saved no figure"
+
+
+def _image_outputs(nb: dict) -> int:
+    return sum("image/png" in out.get("data", {}) for cell in nb["cells"]
+               if cell["cell_type"] == "code" for out in cell.get("outputs", ()))
+
+
+def test_quick_executed_notebook_shows_its_figures_inline(tmp_path, monkeypatch, capsys):
+    """Quick mode shrinks the work, not the pictures: the kernel's own (inline) backend."""
+    pytest.importorskip("jupytext")
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # what a learner's kernel gets
+    monkeypatch.setenv("TINYDIP_QUICK", "1")  # --quick sets it; restored after the test
+    monkeypatch.setenv("TINYDIP_TUTORIAL_OUT", str(tmp_path / "figures"))
+    assert main(["notebooks", "--dir", str(tmp_path), "--chapter", "01", "--execute",
+                 "--quick"]) == 0
+    nb = json.loads((tmp_path / "01_gradients.ipynb").read_text())
+    saved = list((tmp_path / "figures").glob("01_*.png"))
+    assert saved and _image_outputs(nb) == len(saved)  # each figure once, and saved
