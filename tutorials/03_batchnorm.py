@@ -336,8 +336,6 @@ for name, (a, b_) in rows.items():
           f"{psnr(b_, truth):11.2f}")
 print(f"noisy input: PSNR {psnr(noisy, truth):.2f} dB")
 
-loss_train, loss_eval = mse(out_train, noisy), mse(out_eval, noisy)
-early_loss_train, early_loss_eval = mse(early_train, noisy), mse(early_eval, noisy)
 psnr_train, psnr_eval = psnr(out_train, truth), psnr(out_eval, truth)
 
 fig, axes = plt.subplots(1, 5, figsize=(15, 3.4), layout="constrained")
@@ -351,13 +349,47 @@ for ax, (title, im) in zip(axes, panels.items(), strict=True):
 show(fig, "train_vs_eval")
 
 # %% [markdown]
-# The eval-mode output fits the observation worse — by a factor of 2–3 in loss early in
-# the fit, by about 20 % after many iterations: it is a perturbation of the fitted
-# function. Against the
-# (normally unknown!) truth it is usually worse too; in a long run it can occasionally come
-# out a hair better, because the running averages act a bit like the output smoothing of
-# chapter 4 — but that is luck, not a method. tinydip therefore keeps BatchNorm in train
-# mode from the first iteration to the returned image:
+# One fit is one sample: a different seed, or the same seed on a machine whose BLAS rounds
+# differently, follows another trajectory. So let's repeat the comparison over a few seeds
+# (each seed draws its own network weights, noise and input) and look at what holds in
+# every one of them.
+
+# %%
+SEEDS = range(5) if QUICK else range(3)
+
+
+def train_vs_eval(seed, iters):
+    """(loss ratio eval/train, PSNR train - eval) of a fit of `iters` steps with this seed."""
+    obs = to_tensor(add_noise(img, 25, np.random.default_rng(seed + 1)))
+    seed_net = skip_unet(cfg, rng=np.random.default_rng(seed))
+    r = fit(seed_net, obs, iters=iters, stop="none", progress=False, seed=seed)
+    a, b_ = train_and_eval_outputs(seed_net, r.z)
+    return mse(b_, obs) / mse(a, obs), psnr(a, truth) - psnr(b_, truth), psnr(a, truth) - \
+        psnr(obs, truth)
+
+
+seed_rows = {seed: {it: train_vs_eval(seed, it) for it in (20, ITERS)} for seed in SEEDS}
+print(f"{'seed':>4} {'loss eval/train':>22} {'PSNR train - eval [dB]':>25} {'denoised by':>12}")
+print(f"{'':>4} {'20 it.':>10} {f'{ITERS} it.':>11} {'20 it.':>12} {f'{ITERS} it.':>12}")
+for seed, r in seed_rows.items():
+    print(f"{seed:>4} {r[20][0]:10.2f} {r[ITERS][0]:11.2f} {r[20][1]:12.1f} {r[ITERS][1]:12.1f} "
+          f"{r[ITERS][2]:+11.1f} dB")
+ratios = [r[it][0] for r in seed_rows.values() for it in (20, ITERS)]
+dpsnr = [r[it][1] for r in seed_rows.values() for it in (20, ITERS)]
+gains = [r[ITERS][2] for r in seed_rows.values()]
+
+# %% [markdown]
+# In every seed, at both points, the eval-mode output fits the observation worse than the
+# train-mode one — measured over seeds 0–4 with both of OpenBLAS's kernel choices and with
+# 1 and 2 threads: 1.8–2.9x the loss after 20 iterations and 1.2–1.9x after 300 (quick
+# mode), 1.9–3.2x after 600 (full mode) — and it is 1–9 dB worse against the truth. The gap
+# does **not** close reliably as the fit goes on: it jumps around from seed to seed and
+# from checkpoint to checkpoint, because the running averages lag behind parameters that
+# keep moving, and average over jittered inputs. Eval mode is a perturbation of the fitted
+# function, not a better estimate of it. (Against the truth it can occasionally come out
+# close in a long run, because the running averages act a bit like the output smoothing
+# of chapter 4 — but that is luck, not a method.) tinydip therefore keeps BatchNorm in
+# train mode from the first iteration to the returned image:
 #
 # * the returned image is the function that was actually fitted;
 # * every image `fit` returns (last, best, the stopping rule's pick, and the smoothed
@@ -375,8 +407,9 @@ print(f"backward: graph vs compact / library / numerical: "
 print(f"gradient is a projection: sum dx {sum_dx:.1e}, sum dx*xhat {sum_dx_xhat:.1e}")
 print(f"fused BN+LeakyReLU check: {max(err_fused.values()):.1e}, "
       f"eval-mode check: {max(err_eval.values()):.1e}")
-print(f"DIP output, loss to observation: train {loss_train:.2e} < eval {loss_eval:.2e}; "
-      f"after 20 iterations {early_loss_train:.2e} << {early_loss_eval:.2e}")
+print(f"DIP output over {len(SEEDS)} seeds: eval/train loss {min(ratios):.2f}-{max(ratios):.2f}, "
+      f"train - eval {min(dpsnr):.1f}-{max(dpsnr):.1f} dB, denoised by {min(gains):+.1f} dB "
+      f"or more")
 print(f"total time {time.perf_counter() - T0:.1f} s")
 
 assert errs_dx["graph vs compact"] < 1e-12 and errs_dx["graph vs library"] < 1e-12
@@ -387,11 +420,10 @@ assert max(err_fused.values()) < 1e-7 and max(err_eval.values()) < 1e-7
 assert sample_dependence > 1e-3  # train mode mixes the samples of a batch ...
 bn.eval()
 assert np.array_equal(bn(x)[0], bn(x_other)[0])  # ... eval mode does not
-assert loss_train < loss_eval  # the fitted function is the train-mode one ...
-assert early_loss_train * 1.5 < early_loss_eval  # ... by far, early on,
-assert loss_eval / loss_train < early_loss_eval / early_loss_train / 1.5  # less so later
+assert min(ratios) > 1.1  # the fitted function is the train-mode one: eval fits worse
+assert min(dpsnr) > 0.5  # ... and is further from the truth, in every seed, early and late
 assert running_ok  # running mean after three calls = (1 - 0.9^3) * batch mean
-assert psnr_train > psnr(noisy, truth)  # and it already denoises
+assert min(gains) > 1  # and train mode already denoises, in every seed
 print("all chapter 3 checks passed")
 
 # %% [markdown]
