@@ -95,3 +95,125 @@ def test_quick_executed_notebook_shows_its_figures_inline(tmp_path, monkeypatch,
     nb = json.loads((tmp_path / "01_gradients.ipynb").read_text())
     saved = list((tmp_path / "figures").glob("01_*.png"))
     assert saved and _image_outputs(nb) == len(saved)  # each figure once, and saved
+
+
+# --- failing cells, interrupts and --chapter matching, on small synthetic chapters ---------
+
+FAILING = '''# %%
+print("first cell ran")
+
+# %%
+x = 1
+raise ValueError("planted failure")
+
+# %%
+print("never reached")
+'''
+
+SLEEPY = '''# %%
+import os
+import time
+from pathlib import Path
+
+print("first cell ran")
+
+# %%
+Path("kernel.pid").write_text(str(os.getpid()))
+time.sleep(300)
+
+# %%
+print("never reached")
+'''
+
+
+def _chapter(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+    return folder
+
+
+def _kernel_needed():
+    for module in ("jupytext", "nbclient", "ipykernel"):
+        pytest.importorskip(module)
+
+
+def test_a_failing_cell_keeps_the_partial_notebook_and_names_the_cell(tmp_path, capsys):
+    _kernel_needed()
+    src = _chapter(tmp_path / "src", "01_boom.py", FAILING)
+    out = tmp_path / "out"
+    assert main(["notebooks", "--tutorials", str(src), "--dir", str(out), "--execute"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("tinydip: error: chapter 01_boom: cell 2 (In [2]) failed at "
+                             "01_boom.py line 6 `raise ValueError(\"planted failure\")`")
+    assert err[0].endswith("ValueError: planted failure")
+    cells = json.loads((out / "01_boom.ipynb").read_text())["cells"]
+    assert "first cell ran" in "".join(cells[0]["outputs"][0]["text"])
+    assert cells[1]["outputs"][-1]["output_type"] == "error"
+    assert cells[2]["outputs"] == []
+
+
+@pytest.mark.parametrize(("signum", "status", "name"), [(15, 143, "SIGTERM"),
+                                                        (2, 130, "Ctrl-C")])
+def test_an_interrupt_stops_the_kernel_promptly_and_keeps_the_notebook(tmp_path, signum,
+                                                                       status, name):
+    import signal
+    import subprocess
+    import time
+
+    _kernel_needed()
+    src = _chapter(tmp_path / "src", "01_sleepy.py", SLEEPY)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(  # SIGINT at its default even if this test runs in the background
+        [sys.executable, "-m", "tinydip", "notebooks", "--tutorials", str(src), "--dir",
+         str(out), "--execute"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    pid_file = out / "kernel.pid"
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid_file.exists(), proc.communicate(timeout=60)
+    time.sleep(0.3)
+    t = time.monotonic()
+    proc.send_signal(signum)
+    stdout, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t < 20  # not the 300 s the cell sleeps
+    assert proc.returncode == status, err
+    assert err.strip().splitlines() == [f"tinydip: interrupted ({name})"]
+    assert f"wrote    {out / '01_sleepy.ipynb'} (interrupted" in stdout
+    cells = json.loads((out / "01_sleepy.ipynb").read_text())["cells"]
+    assert "first cell ran" in "".join(cells[0]["outputs"][0]["text"])
+    kernel = int(pid_file.read_text())
+    for _ in range(50):  # killed (or a zombie: its parent, the CLI, has exited)
+        try:
+            state = Path(f"/proc/{kernel}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break
+        if state in ("Z", "X"):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the kernel {kernel} outlived the interrupt")
+
+
+@pytest.mark.parametrize(("wanted", "expected"), [
+    ("1", ["01_a"]), ("01", ["01_a"]), ("10", ["10_b"]), ("01_a", ["01_a"]),
+    ("01_", ["01_a"]), ("1 11", ["01_a", "11_c"]), ("11_c.py", ["11_c"])])
+def test_a_chapter_number_matches_exactly(tmp_path, wanted, expected):
+    pytest.importorskip("jupytext")
+    src = tmp_path / "src"
+    for name in ("01_a.py", "10_b.py", "11_c.py"):
+        _chapter(src, name, "# %%\nx = 1\n")
+    out = tmp_path / "out"
+    assert main(["notebooks", "--tutorials", str(src), "--dir", str(out), "--chapter",
+                 *wanted.split()]) == 0
+    assert sorted(p.stem for p in out.glob("*.ipynb")) == expected
+
+
+def test_an_unknown_chapter_is_one_line_and_status_2(tmp_path, capsys):
+    pytest.importorskip("jupytext")
+    src = _chapter(tmp_path / "src", "01_a.py", "# %%\nx = 1\n")
+    assert main(["notebooks", "--tutorials", str(src), "--dir", str(tmp_path / "out"),
+                 "--chapter", "01", "12"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["tinydip: error: no chapter matches 12 (chapters: 01_a)"]
