@@ -1,0 +1,160 @@
+"""The one fitting loop (tinydip.fitting.loop) and its hooks: same pixels as before the
+refactor (issue 24), and a planted bug that the comparison must catch.
+
+``tests/data/loop_reference.npz`` holds what the code BEFORE the refactor computed for small
+fixed fits (32x32 grayscale, a tiny U-Net, 60 iterations, seed 0) and for a small codec run
+(Deep Decoder fit, incremental rounding, straight-through fine-tuning). Regenerate it only
+on purpose, with ``python tests/test_loop.py --record`` (then say why in the commit).
+
+The references are tied to the BLAS kernel choice: OpenBLAS picks its GEMM kernels per CPU
+(``OPENBLAS_CORETYPE=Haswell`` picks others), their sums round differently, and a DIP fit is
+chaotic -- measured between SkylakeX and Haswell kernels on these very runs: outputs apart by
+up to 0.35 after 60 iterations (a different best iteration), 4 WMV iterations more. No
+tolerance both holds across kernels and catches a changed algorithm, so the file keeps, per
+kernel family, a digest of every array, compared bit-for-bit (the arrays themselves, from
+one kernel, only size a difference in the failure message). A kernel family without a
+recording skips, saying so; add one with ``--record`` from the code the reference is of.
+Recorded: SkylakeX (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`` here) and Haswell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinydip.fitting.fit import fit
+from tinydip.io.images import sample_image, to_tensor
+from tinydip.models import skip_unet
+from tinydip.operators import Downsampler, Mask
+
+REFERENCE = Path(__file__).parent / "data" / "loop_reference.npz"
+SMALL = dict(in_channels=4, out_channels=1, channels_down=(8, 8), channels_up=(8, 8),
+             channels_skip=(2, 2))
+CASES = {
+    "none": {},
+    "val": {"stop": "val", "stop_options": {"patience": 3, "warmup": 5, "smooth": 0.0}},
+    "wmv": {"stop": "wmv", "stop_options": {"window": 8, "patience": 5, "warmup": 10}},
+    "rollback": {"rollback": True, "rollback_factor": 1.05},
+    "mask": {"operator": "mask"},
+    "downsampler": {"operator": "down"},
+}
+STREAMS = ("last", "best", "smoothed", "output")
+HISTORY = ("loss", "val_loss", "stat", "psnr", "psnr_smoothed")
+
+
+def _image() -> np.ndarray:
+    return to_tensor(sample_image(32)).mean(axis=1, keepdims=True).astype(np.float32)
+
+
+def fit_case(name: str) -> dict[str, np.ndarray]:
+    """Run one reference fit; its outputs and history as flat arrays."""
+    kwargs = dict(CASES[name])
+    truth = _image()
+    obs, op = truth, kwargs.pop("operator", None)
+    if op == "mask":
+        op = Mask((np.random.default_rng(1).random((32, 32)) < 0.6).astype(np.float32))
+        obs = op.forward(truth)
+    elif op == "down":
+        op = Downsampler(2)
+        obs = op.forward(truth)
+    res = fit(skip_unet(rng=np.random.default_rng(0), **SMALL), obs, operator=op, truth=truth,
+              iters=60, seed=0, progress=False, **kwargs)
+    out = {s: getattr(res, s) for s in STREAMS}
+    for key in HISTORY:
+        out[key] = np.array([r.get(key, np.nan) for r in res.history])
+    out["iters"] = np.array([r["iter"] for r in res.history])
+    out["meta"] = np.array([res.iters_run, res.best_iter, res.selection.iteration,
+                            -1 if res.stopped_iter is None else res.stopped_iter,
+                            len(res.rollbacks)])
+    return {f"{name}/{k}": v for k, v in out.items()}
+
+
+def codec_case() -> dict[str, np.ndarray]:
+    """A small compression run: the decoder fit, incremental rounding, fine-tuning."""
+    from tinydip.codec.deepdecoder import CodecConfig, compress
+
+    cfg = CodecConfig(k=8, layers=4, iters=60, bits=5, qat_iters=8, incremental_iters=6,
+                      progress=False)
+    r = compress(sample_image((32, 32)), cfg)
+    out = {"image": r.image, "meta": np.array([r.best_iter, r.qat_best_iter, r.fit_iters_run])}
+    for stage in ("fit", "incremental", "qat"):
+        out[f"{stage}_loss"] = np.array([h["loss"] for h in r.history if h["stage"] == stage])
+    out["fit_lr"] = np.array([h["lr"] for h in r.history if h["stage"] == "fit"])
+    for name, value in r.tensors.items():
+        out[f"tensor_{name}"] = value
+    return {f"codec/{k}": v for k, v in out.items()}
+
+
+def blas_kernel() -> str:
+    """The BLAS kernel family NumPy runs (threadpoolctl's ``architecture``, e.g. "Haswell")."""
+    from threadpoolctl import threadpool_info
+
+    return "+".join(sorted({str(i.get("architecture")) for i in threadpool_info()
+                            if i.get("user_api") == "blas"}))
+
+
+def digest(a: np.ndarray) -> str:
+    a = np.ascontiguousarray(a)
+    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    with np.load(REFERENCE) as data:
+        ref = dict(data)
+    column = f"digest:{blas_kernel()}"
+    if column not in ref:
+        pytest.skip(f"no reference for the BLAS kernel {blas_kernel()} (recorded: "
+                    f"{sorted(k for k in ref if k.startswith('digest:'))})")
+    return ref, dict(zip(ref["keys"].tolist(), ref[column].tolist(), strict=True))
+
+
+def _compare(got: dict, reference) -> list[str]:
+    """Keys of ``got`` that are not bit-for-bit the reference's (with the largest difference
+    when the reference arrays were recorded with this BLAS kernel), or that it lacks."""
+    arrays, digests = reference
+    prefix = next(iter(got)).split("/")[0] + "/"
+    bad = [f"{k}: missing" for k in digests if k.startswith(prefix) and k not in got]
+    same_kernel = str(arrays["arrays_kernel"]) == blas_kernel()
+    for key, value in got.items():
+        if digests.get(key) != digest(value):
+            diff = ""
+            if same_kernel and key in arrays and arrays[key].shape == value.shape:
+                diff = f" (max |diff| {np.nanmax(np.abs(value - arrays[key])):.3g})"
+            bad.append(f"{key}{diff}")
+    return bad
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_fit_reproduces_the_reference(name, reference, numba_one_thread):
+    assert _compare(fit_case(name), reference) == []
+
+
+def test_codec_reproduces_the_reference(reference, numba_one_thread):
+    assert _compare(codec_case(), reference) == []
+
+
+def record() -> None:
+    """Add this BLAS kernel's digests to the reference (and the arrays, if it has none yet)."""
+    arrays = {}
+    for name in CASES:
+        arrays.update(fit_case(name))
+    arrays.update(codec_case())
+    old = dict(np.load(REFERENCE)) if REFERENCE.exists() else {}
+    kernel = blas_kernel()
+    if old and list(old["keys"]) != list(arrays):
+        sys.exit("the cases changed: delete the reference and record every BLAS kernel again")
+    out = old or {**arrays, "keys": np.array(list(arrays)), "arrays_kernel": np.array(kernel)}
+    out[f"digest:{kernel}"] = np.array([digest(v) for v in arrays.values()])
+    np.savez_compressed(REFERENCE, **out)
+    print(f"wrote {REFERENCE} ({REFERENCE.stat().st_size} bytes): digests for {kernel}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--record"]:
+        sys.exit("usage: python tests/test_loop.py --record  (overwrites the reference)")
+    record()
