@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .kernels import adam_update
-from .nn.module import Parameter
+from ..kernels import adam_update
+from ..nn.module import Parameter
 
 
 class Optimizer:
