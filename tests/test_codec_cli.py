@@ -9,7 +9,7 @@ import pytest
 from tinydip.cli.main import main
 from tinydip.codec.container import MAGIC, encode_tdd
 from tinydip.codec.deepdecoder import decompress, default_k
-from tinydip.images import load_image, sample_image, save_image
+from tinydip.io.images import load_image, sample_image, save_image
 
 FAST = ["--k", "8", "--layers", "4", "--iters", "30", "--finetune-iters", "5", "--quiet"]
 
@@ -246,7 +246,7 @@ def test_interrupt_while_rounding_writes_the_file_and_says_so(tmp_path, capsys, 
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(incremental, "fit_step", stop)
+    monkeypatch.setattr(incremental, "_settle", stop)
     png, out = tmp_path / "in.png", tmp_path / "a.tdd"
     save_image(png, sample_image(32))
     assert main(["compress", str(png), "-o", str(out), *FAST]) == 130

@@ -8,7 +8,7 @@ from tinydip.codec.deepdecoder import CodecConfig, choose_steps, compress, fit_i
 from tinydip.codec.finetune import folded_psnr
 from tinydip.codec.incremental import groups, incremental_quantize
 from tinydip.codec.quantize import step_values
-from tinydip.images import sample_image, to_tensor
+from tinydip.io.images import sample_image, to_tensor
 
 CFG = CodecConfig(k=8, layers=4, iters=60, bits=5, qat_iters=5, incremental_iters=15,
                   progress=False)
@@ -80,7 +80,9 @@ def test_it_beats_rounding_everything_at_once(fitted, quant):
 
 
 def test_interrupt_keeps_the_groups_rounded_so_far(fitted, quant, monkeypatch):
-    real, calls = incremental.fit_step, []
+    from tinydip.fitting import loop
+
+    real, calls = loop.fit_step, []  # the settling steps (the loop's), not the evaluations
 
     def interrupted(*args, **kwargs):
         calls.append(1)
@@ -88,7 +90,7 @@ def test_interrupt_keeps_the_groups_rounded_so_far(fitted, quant, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(incremental, "fit_step", interrupted)
+    monkeypatch.setattr(loop, "fit_step", interrupted)
     inc = run(fitted, quant)
     assert inc.interrupted_by == "SIGINT"
     assert inc.rounded == [["w0"], ["w1"]]
@@ -102,7 +104,7 @@ def test_compress_interrupted_while_rounding_still_writes_a_file(monkeypatch):
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(incremental, "fit_step", stop)
+    monkeypatch.setattr(incremental, "_settle", stop)  # in the first group's settling
     r = compress(sample_image((32, 32)), CFG, iters=5)
     assert r.interrupted_by == "SIGINT"
     assert [h for h in r.history if h["stage"] == "qat"] == [r.history[-1]]  # no fine-tuning

@@ -13,9 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..fit import fit_step
-from ..interrupt import Terminated
-from ..nn import Parameter
+from ..fitting.hooks import Hook, KeepBest, Record
+from ..fitting.loop import fit_loop, signal_name
+from ..fitting.step import fit_step
+from ..nn import Module, Parameter
 from ..optim import Adam
 from .folded import folded_network, folded_parameters, load_folded, tensor_shapes
 
@@ -44,35 +45,45 @@ def finetune(arch: dict, start: dict[str, np.ndarray], target: np.ndarray, z: np
     params = folded_parameters(net)
     shadows = {name: Parameter(np.array(start[name], dtype=np.float32)) for name in params}
     opt = Adam(list(shadows.values()), lr=lr)
-    best_loss, best_iter, best = np.inf, 0, None
+    keep = KeepBest(lambda: {n: s.data.copy() for n, s in shadows.items()})
     history: list[dict] = []
+    hooks = [StraightThrough(net, params, shadows, quant), keep,
+             Record(history, lambda it, step: _entry(it, step.loss))]
+    signal = fit_loop(net, opt, z, target, iters=iters, hooks=hooks).interrupted_by
 
-    def record(loss: float) -> None:  # the shadows still hold the values just evaluated
-        nonlocal best_loss, best_iter, best
-        it = len(history)
-        history.append({"iter": it, "loss": loss,
-                        "psnr": float(10 * np.log10(1 / loss)) if loss > 0 else np.inf})
-        if loss < best_loss:
-            best_loss, best_iter = loss, it
-            best = {n: s.data.copy() for n, s in shadows.items()}
-
-    def straight_through(loss: float) -> None:
-        record(loss)
-        for name, p in params.items():  # d loss / d shadow = d loss / d quantised value
-            shadows[name].grad[...] = p.grad.reshape(shadows[name].data.shape)
-
-    signal = None
-    try:
-        for it in range(iters + 1):
-            load_folded(net, {n: quant(n, s.data) for n, s in shadows.items()})
-            if it < iters:  # the network's grads -> the shadows, then Adam on them
-                fit_step(net, opt, z, target, before_update=straight_through)
-            else:  # the last step only evaluates
-                record(fit_step(net, None, z, target).loss)
-    except KeyboardInterrupt as exc:  # keep the best evaluated so far
-        signal = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
-    if best is None:  # interrupted before anything was evaluated: the starting point
+    def evaluate() -> None:  # the shadows' quantised values, without an update
         load_folded(net, {n: quant(n, s.data) for n, s in shadows.items()})
-        record(fit_step(net, None, z, target).loss)
-    names = list(tensor_shapes(arch))
-    return {n: best[n] for n in names}, best_iter, history, signal
+        loss = fit_step(net, None, z, target).loss
+        keep.offer(loss, len(history))
+        history.append(_entry(len(history), loss))
+
+    if signal is None:  # the last update is evaluated too
+        try:
+            evaluate()
+        except KeyboardInterrupt as exc:
+            signal = signal_name(exc)
+    if keep.state is None:  # interrupted before anything was evaluated: the starting point
+        evaluate()
+    return {n: keep.state[n] for n in tensor_shapes(arch)}, keep.iter, history, signal
+
+
+def _entry(it: int, loss: float) -> dict:
+    return {"iter": it, "loss": loss,
+            "psnr": float(10 * np.log10(1 / loss)) if loss > 0 else np.inf}
+
+
+class StraightThrough(Hook):
+    """Each step runs the network with the QUANTISED shadows; their gradients (d loss / d
+    quantised value) become the shadows' (d loss / d shadow), which Adam then updates."""
+
+    def __init__(self, net: Module, params: dict[str, Parameter],
+                 shadows: dict[str, Parameter], quant: Quantiser) -> None:
+        self.net, self.params, self.shadows, self.quant = net, params, shadows, quant
+
+    def before_step(self, it: int, z: np.ndarray) -> np.ndarray:
+        load_folded(self.net, {n: self.quant(n, s.data) for n, s in self.shadows.items()})
+        return z
+
+    def before_update(self, loss: float) -> None:
+        for name, p in self.params.items():
+            self.shadows[name].grad[...] = p.grad.reshape(self.shadows[name].data.shape)

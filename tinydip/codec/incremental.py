@@ -20,14 +20,14 @@ over the straight-through steps alone, at the same bytes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..fit import fit_step
-from ..interrupt import Terminated
-from ..optim import Adam
+from ..fitting.hooks import KeepBest, Record
+from ..fitting.loop import fit_loop, signal_name
+from ..fitting.step import fit_step
+from ..optim import Adam, CosineLR
 from .finetune import Quantiser
 from .folded import folded_network, folded_parameters, load_folded, tensor_shapes
 
@@ -83,30 +83,28 @@ def incremental_quantize(arch: dict, start: dict[str, np.ndarray], target: np.nd
             if free and iters:
                 _settle(net, free, z, target, iters, lr, group, history)
     except KeyboardInterrupt as exc:
-        signal = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+        signal = signal_name(exc)
     tensors = {n: params[n].data.reshape(shapes[n]).copy() for n in shapes}
     return Incremental(tensors, done, history, signal)
 
 
 def _settle(net, free: list, z: np.ndarray, target: np.ndarray, iters: int, lr: float,
             group: list[str], history: list[dict]) -> None:
-    """``iters`` Adam steps on the ``free`` parameters; leave them at their lowest-loss values.
+    """``iters`` Adam steps on the ``free`` parameters (learning rate: :class:`CosineLR` from
+    ``lr`` towards 0 over ``iters`` steps); leave them at their lowest-loss values.
 
-    The loss of step i belongs to the values before its update, so the best is copied in
-    ``before_update``; a last forward evaluates the final update too.
+    The loss of step i belongs to the values before its update (kept in ``before_update``); a
+    last forward evaluates the final update too. Ctrl-C / SIGTERM are raised again: the
+    caller keeps the groups rounded so far, the free tensors their current values.
     """
     opt = Adam(free, lr=lr)
-    best_loss, best = math.inf, [p.data.copy() for p in free]
-
-    def keep(loss: float) -> None:
-        nonlocal best_loss, best
-        if loss < best_loss:
-            best_loss, best = loss, [p.data.copy() for p in free]
-
-    for it in range(iters):
-        opt.lr = lr * 0.5 * (1.0 + math.cos(math.pi * it / iters))
-        loss = fit_step(net, opt, z, target, before_update=keep).loss
-        history.append({"group": "+".join(group), "iter": it, "loss": loss})
-    keep(fit_step(net, None, z, target).loss)
-    for p, value in zip(free, best, strict=True):
+    keep = KeepBest(lambda: [p.data.copy() for p in free], keep_start=True)
+    name = "+".join(group)
+    record = Record(history, lambda it, step: {"group": name, "iter": it, "loss": step.loss})
+    run = fit_loop(net, opt, z, target, iters=iters, hooks=[keep, record],
+                   schedule=CosineLR(opt, period=iters))
+    if run.interrupt is not None:
+        raise run.interrupt
+    keep.offer(fit_step(net, None, z, target).loss, iters)
+    for p, value in zip(free, keep.state, strict=True):
         p.data[...] = value
