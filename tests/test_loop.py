@@ -27,9 +27,13 @@ import numpy as np
 import pytest
 
 from tinydip.fitting.fit import fit
+from tinydip.fitting.hooks import Hook, Jitter, Track, Verdict
+from tinydip.fitting.loop import BUDGET, fit_loop
+from tinydip.fitting.rollback import Rollback
 from tinydip.io.images import sample_image, to_tensor
 from tinydip.models import skip_unet
 from tinydip.operators import Downsampler, Mask
+from tinydip.optim import Adam, CosineLR
 
 REFERENCE = Path(__file__).parent / "data" / "loop_reference.npz"
 SMALL = dict(in_channels=4, out_channels=1, channels_down=(8, 8), channels_up=(8, 8),
@@ -136,6 +140,106 @@ def test_fit_reproduces_the_reference(name, reference, numba_one_thread):
 
 def test_codec_reproduces_the_reference(reference, numba_one_thread):
     assert _compare(codec_case(), reference) == []
+
+
+def _planted_ema(monkeypatch):
+    real = Track.__init__
+    monkeypatch.setattr(Track, "__init__", lambda self, ema: real(self, ema - 0.01))
+
+
+def _planted_no_jitter(monkeypatch):
+    monkeypatch.setattr(Jitter, "before_step", lambda self, it, z: z)
+
+
+def _planted_skip_after_rollback(monkeypatch):  # an undone step reaches the later hooks
+    real = Rollback.after_step
+    monkeypatch.setattr(Rollback, "after_step",
+                        lambda self, it, step: Verdict(real(self, it, step).stop))
+
+
+@pytest.mark.parametrize("case, plant, flagged", [
+    ("none", _planted_ema, "none/smoothed"),
+    ("none", _planted_no_jitter, "none/last"),
+    ("rollback", _planted_skip_after_rollback, "rollback/iters"),
+])
+def test_a_changed_loop_is_caught(case, plant, flagged, reference, monkeypatch,
+                                  numba_one_thread):
+    """Planted bugs: the same-pixels comparison must see each of them."""
+    plant(monkeypatch)
+    bad = _compare(fit_case(case), reference)
+    assert any(b.split(" ")[0] == flagged for b in bad), bad
+
+
+def test_a_changed_cosine_period_is_caught(reference, monkeypatch, numba_one_thread):
+    """Planted bug: the codec fit's cosine over T steps instead of T - 1 (what the
+    incremental rounding uses) -- a different learning rate from the first step on."""
+    real = CosineLR.__init__
+    monkeypatch.setattr(CosineLR, "__init__",
+                        lambda self, opt, period, final=0.0: real(self, opt, period + 1, final))
+    bad = {b.split(" ")[0] for b in _compare(codec_case(), reference)}
+    assert {"codec/fit_lr", "codec/fit_loss", "codec/image"} <= bad
+
+
+class _Probe(Hook):
+    """Records what the loop shows it; asks to stop at ``stop_at``, hides steps in ``skip``."""
+
+    def __init__(self, log: list, name: str, stop_at: int = -1, skip: tuple = ()) -> None:
+        self.log, self.name, self.stop_at, self.skip = log, name, stop_at, skip
+
+    def before_step(self, it, z):
+        self.log.append((self.name, "before_step", it))
+        return z
+
+    def before_update(self, loss):
+        self.log.append((self.name, "before_update"))
+
+    def after_step(self, it, step):
+        self.log.append((self.name, "after_step", it))
+        return Verdict(stop=f"{self.name} stops" if it == self.stop_at else None,
+                       skip=it in self.skip)
+
+
+class _Rates:
+    def __init__(self, log):
+        self.log = log
+
+    def step(self):
+        self.log.append(("schedule",))
+
+
+def _tiny():
+    net = skip_unet(rng=np.random.default_rng(0), **SMALL)
+    z = net.make_input((32, 32), 0.1, np.random.default_rng(0))
+    return net, Adam(net.parameters(), lr=0.01), z, _image()
+
+
+def test_the_loop_calls_hooks_in_order_and_any_may_stop_it():
+    net, opt, z, target = _tiny()
+    log = []
+    hooks = [_Probe(log, "a", skip=(1,)), _Probe(log, "b", stop_at=2)]
+    run = fit_loop(net, opt, z, target, iters=10, hooks=hooks, schedule=_Rates(log))
+    assert (run.iterations, run.stopped_at, run.stop_reason) == (3, 2, "b stops")
+    step = [("a", "before_step", 0), ("b", "before_step", 0), ("a", "before_update"),
+            ("b", "before_update"), ("a", "after_step", 0), ("b", "after_step", 0),
+            ("schedule",)]
+    assert log[:7] == step
+    assert ("b", "after_step", 1) not in log and ("a", "after_step", 1) in log  # a hid it
+    assert log[-1] == ("schedule",) and run.interrupt is None and opt.t == 3
+
+
+def test_the_loop_keeps_going_to_the_budget_and_stops_on_ctrl_c():
+    net, opt, z, target = _tiny()
+    assert fit_loop(net, opt, z, target, iters=2).stop_reason == BUDGET
+
+    class CtrlC(Hook):
+        def after_step(self, it, step):
+            if it == 1:
+                raise KeyboardInterrupt
+            return Verdict()
+
+    run = fit_loop(net, opt, z, target, iters=5, hooks=[CtrlC()])
+    assert run.interrupted_by == "SIGINT" and run.iterations == 2
+    assert run.stop_reason == "interrupted (Ctrl-C)" and run.stopped_at is None
 
 
 def record() -> None:

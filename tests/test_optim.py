@@ -1,8 +1,11 @@
 """tinydip.optim: Adam against its formula written out by hand and against PyTorch, Adam and
-SGD minimising a least-squares problem, dtype preservation, state round trip, bad input.
+SGD minimising a least-squares problem, dtype preservation, state round trip, bad input;
+learning-rate schedules (CosineLR, ConstantLR).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -180,3 +183,49 @@ def test_adam_matches_torch_for_five_steps(record_error):
         st = theirs.state[tp]
         np.testing.assert_allclose(m, st["exp_avg"].numpy(), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(v, st["exp_avg_sq"].numpy(), rtol=1e-12, atol=1e-15)
+
+
+def _rates(schedule_opt, steps):
+    schedule, opt = schedule_opt
+    rates = [opt.lr]
+    for _ in range(steps):
+        schedule.step()
+        rates.append(opt.lr)
+    return rates
+
+
+def _opt(lr=0.1):
+    return Adam([Parameter(np.zeros(3, np.float32))], lr=lr)
+
+
+def test_cosine_schedule_is_the_codecs_two_formulas_exactly():
+    """period T - 1 (the codec's fit: final * lr at the last of T steps) and period T (its
+    incremental rounding: never 0), bit for bit as the loops computed them before issue 24."""
+    from tinydip.optim import CosineLR
+
+    T, lr, f = 7, 0.03, 0.01
+    opt = _opt(lr)
+    fit_rates = _rates((CosineLR(opt, period=T - 1, final=f), opt), T - 1)
+    assert fit_rates == [lr * (f + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * t / (T - 1))))
+                         for t in range(T)]
+    assert fit_rates[-1] == pytest.approx(f * lr) and fit_rates[0] == lr
+    opt = _opt(lr)
+    settle_rates = _rates((CosineLR(opt, period=T), opt), T - 1)
+    assert settle_rates == [lr * 0.5 * (1.0 + math.cos(math.pi * t / T)) for t in range(T)]
+    assert all(a > b for a, b in zip(settle_rates, settle_rates[1:])) and settle_rates[-1] > 0
+
+
+def test_constant_and_degenerate_schedules():
+    from tinydip.optim import ConstantLR, CosineLR, make_schedule
+
+    opt = _opt()
+    assert _rates((ConstantLR(opt), opt), 3) == [0.1] * 4
+    opt = _opt()
+    assert _rates((CosineLR(opt, period=0), opt), 2) == [0.1] * 3  # one step: no decay
+    opt = _opt()
+    assert isinstance(make_schedule("constant", opt, 5), ConstantLR)
+    assert isinstance(make_schedule("cosine", opt, 5), CosineLR)
+    with pytest.raises(ValueError, match="schedule"):
+        make_schedule("linear", opt, 5)
+    with pytest.raises(ValueError, match="final"):
+        CosineLR(opt, 5, final=2.0)
