@@ -14,6 +14,7 @@ from tinydip.memory import (
     MemoryBudgetError,
     check_budget,
     estimate_fit,
+    extrapolate_seconds,
     format_bytes,
     is_lean,
     parse_size,
@@ -153,3 +154,24 @@ def test_plan_fit_goes_lean_only_when_over_budget():
     set_lean(net, False)
     with pytest.raises(MemoryBudgetError, match="needs about"):
         plan_fit(net, 256, 256, lean.peak_bytes // 2, "advice")
+
+
+def test_time_estimate_is_affine_in_pixels():
+    """A fixed cost per iteration (calls per layer, thread start-up) is not scaled with the
+    size: proportional scaling of a small probe overestimated the README fit up to 4x."""
+    def seconds(pixels):  # 10 ms per iteration + 2 us per pixel
+        return 0.010 + 2e-6 * pixels
+
+    points = [(96 * 96, seconds(96 * 96)), (64 * 64, seconds(64 * 64))]  # any order
+    assert extrapolate_seconds(points, 128 * 128) == pytest.approx(seconds(128 * 128))
+    assert extrapolate_seconds(points, 512 * 512) == pytest.approx(seconds(512 * 512))
+
+
+def test_time_estimate_with_a_noisy_slope_scales_the_larger_probe():
+    assert extrapolate_seconds([(4096, 0.05), (9216, 0.04)], 18432) == pytest.approx(0.08)
+    assert extrapolate_seconds([(4096, 0.05), (4096, 0.05)], 8192) == pytest.approx(0.10)
+
+
+def test_time_estimate_stays_positive_below_the_probes():
+    # superlinear probes: the affine line crosses zero below them; the slope alone bounds it
+    assert extrapolate_seconds([(4096, 0.01), (9216, 0.05)], 1024) > 0

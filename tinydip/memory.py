@@ -9,7 +9,10 @@ scales with the number of output pixels, so
 
 where ``a`` and ``b`` come from two small probe iterations (forward + backward at the two
 smallest sizes the network accepts) measured with :mod:`tracemalloc` (NumPy reports its
-allocations to it). The probe leaves the network as it found it (weights, BatchNorm running
+allocations to it). The time per iteration is timed separately, without tracemalloc (which
+slows every allocation) and in the mode the fit runs in: the median of a few warm
+iterations at each probe size, extrapolated affinely (:func:`extrapolate_seconds`).
+The probes leave the network as it found it (weights, BatchNorm running
 statistics, gradients zeroed). Measured against peak RSS it is within ~10% for the paper's
 U-Net at 128-256 px (tests check 30% at small sizes).
 
@@ -56,7 +59,7 @@ class FitEstimate:
     width: int
     peak_bytes: int  # peak resident memory of the whole process
     iteration_bytes: int  # of which one iteration allocates (activations, grads, scratch)
-    seconds_per_iter: float  # extrapolated from the probe; a rough figure
+    seconds_per_iter: float  # forward + backward, extrapolated from the probes; rough
     lean: bool = False  # convolutions rebuild their im2col / Winograd buffers in backward
 
     def as_dict(self) -> dict:
@@ -146,6 +149,35 @@ def _probe(net: Prior, z: np.ndarray) -> tuple[int, float, list]:
     return peak, seconds, shapes
 
 
+TIMED_REPEATS = 3  # warm iterations timed per probe size (their median counts)
+
+
+def _time_iteration(net: Prior, z: np.ndarray, repeats: int = TIMED_REPEATS) -> float:
+    """Median seconds of ``repeats`` warm forward + backward passes (after one untimed)."""
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        out = net(z)
+        net.backward_once(np.ones_like(out))
+        if i:
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def extrapolate_seconds(points: list[tuple[float, float]], pixels: float) -> float:
+    """Seconds per iteration at ``pixels`` from (pixels, seconds) at two probe sizes.
+
+    Affine, ``t = a + b * pixels``: small sizes carry a fixed cost per iteration (one call per
+    layer, thread start-up) that a proportional scaling multiplies with the size (it made
+    the 128x128 README fit look 1.3-4x slower than it ran). A slope the timing noise made
+    non-positive falls back to proportional scaling of the larger probe."""
+    (p1, t1), (p2, t2) = sorted(points)
+    slope = (t2 - t1) / (p2 - p1) if p2 > p1 else 0.0
+    if slope <= 0:
+        return t2 * pixels / p2
+    return max(t2 + slope * (pixels - p2), slope * pixels)
+
+
 def estimate_fit(prior: Prior, height: int, width: int,
                  probe_sizes: tuple[int, int] | None = None) -> FitEstimate:
     """Estimate peak memory and time per iteration of fitting ``prior`` to ``height x width``.
@@ -174,20 +206,25 @@ def estimate_fit(prior: Prior, height: int, width: int,
     convs = _convs(prior)
     modes = [conv.keep_cols for conv in convs]
     rng = np.random.default_rng(0)
-    points = []
+    points, timings = [], []
     try:
         set_lean(prior)
         _probe(prior, prior.make_input((probe_sizes[0],) * 2, 1.0, rng))  # warm-up
         for s in probe_sizes:
             points.append((s * s, *_probe(prior, prior.make_input((s, s), 1.0, rng))))
+        for conv, mode in zip(convs, modes, strict=True):  # time the fit's own mode
+            conv.set_keep_cols(mode)
+        for s in probe_sizes:
+            timings.append((s * s, _time_iteration(prior, prior.make_input((s, s), 1.0, rng))))
     finally:
         for conv, mode in zip(convs, modes, strict=True):
             conv.set_keep_cols(mode)
+            conv.release_buffer()  # kept by the timed iterations
         prior.load_state_dict(state)
         prior.zero_grad()
         clear_workspace()
         gc.collect()
-    (p1, b1, _, _), (p2, b2, t2, shapes) = points
+    (p1, b1, _, _), (p2, b2, _, shapes) = points
     per_pixel = max((b2 - b1) / (p2 - p1), 0.0)
     fixed = max(b1 - per_pixel * p1, 0.0)
     s2 = probe_sizes[1]
@@ -197,8 +234,8 @@ def estimate_fit(prior: Prior, height: int, width: int,
         kept += 0 if shape is None else int(np.prod(shape)) * conv.weight.data.itemsize
     iteration = int(fixed + per_pixel * H * W + kept
                     + 2 * 4 * prior.num_parameters())  # + Adam m, v
-    seconds = t2 * (H * W) / p2  # rough: small probes carry more overhead per pixel
-    return FitEstimate(H, W, current_rss() + iteration, iteration, seconds, is_lean(prior))
+    return FitEstimate(H, W, current_rss() + iteration, iteration,
+                       extrapolate_seconds(timings, H * W), is_lean(prior))
 
 
 def _convs(net: Prior) -> list[Conv2d]:
