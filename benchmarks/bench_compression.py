@@ -7,7 +7,7 @@
 
 A point is K:BITS (decoder width, --bits of the step grids) or K:BITS:STEPS (its own number
 of fitting steps instead of --iters); points with the same k and steps share one fit.
-For every size and point the built-in sample image (tinydip.images.sample_image)
+For every size and point the built-in sample image (tinydip.io.images.sample_image)
 is compressed (`tinydip.codec`: fit, rd step allocation, fine-tuning, format 3), the .tdd
 file is WRITTEN to --out, read back and decoded; its PSNR (8-bit pixels) is compared with,
 at equal or smaller bytes: JPEG (optimised Huffman, 4:2:0), WebP (method 6), JPEG 2000
@@ -50,7 +50,7 @@ from tinydip.codec.fitting import DecoderFit
 from tinydip.codec.folded import build_decoder, decode_image, decoder_input, fold_batchnorm
 from tinydip.codec.pillow_codecs import CODECS, available, codec_at_size
 from tinydip.codec.quantize import step_quantize
-from tinydip.images import sample_image, to_tensor
+from tinydip.io.images import sample_image, to_tensor
 from tinydip.metrics import psnr
 
 HERE = Path(__file__).resolve().parent

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from tinydip.codec.fitting import fit_decoder
-from tinydip.images import sample_image, to_tensor
+from tinydip.io.images import sample_image, to_tensor
 from tinydip.models.prior import Prior
 from tinydip.nn import BatchNorm2d, Conv2d, ReLU, Sigmoid, Upsample
 

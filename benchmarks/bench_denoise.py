@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 
 from tinydip.degrade import add_noise
-from tinydip.grouped_wiener import grouped_wiener
-from tinydip.images import load_image, sample_image
+from tinydip.denoising.grouped_wiener import grouped_wiener
+from tinydip.denoising.noise_estimate import estimate_sigma
+from tinydip.denoising.pilot_wiener import pilot_wiener
+from tinydip.io.images import load_image, sample_image
 from tinydip.metrics import psnr, ssim
-from tinydip.noise_estimate import estimate_sigma
-from tinydip.pilot_wiener import pilot_wiener
 
 # centre (row, column) of each crop in the 600x512 (H x W) photo
 CROPS = {"face": (200, 265), "flag": (170, 70), "ribbons": (500, 385)}
@@ -180,8 +180,8 @@ def ensembles(root: Path, name: str, sigma: float, size: int, variant: str,
 def timing(widths: list[int], size: int, iters: int = 15) -> dict[int, float]:
     """Seconds per fitting iteration of the denoising U-Net at each width (run this under
     the timing lock; the sweeps' own seconds are taken on a loaded machine)."""
-    from tinydip.fit import fit
-    from tinydip.images import to_tensor
+    from tinydip.fitting.fit import fit
+    from tinydip.io.images import to_tensor
     from tinydip.tasks import build_net
 
     clean = clean_image("hopper", size)

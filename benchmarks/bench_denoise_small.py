@@ -24,14 +24,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_denoise import clean_image, noisy_image  # noqa: E402
 
-from tinydip.fit import fit  # noqa: E402
+from tinydip.denoising.noise_estimate import estimate_sigma  # noqa: E402
+from tinydip.denoising.sure import PairedSure  # noqa: E402
+from tinydip.fitting.fit import fit  # noqa: E402
+from tinydip.fitting.stopping import VAL_TUNED  # noqa: E402
 from tinydip.functional import mse_loss  # noqa: E402
 from tinydip.functional.tv import with_tv  # noqa: E402
-from tinydip.images import to_tensor  # noqa: E402
+from tinydip.io.images import to_tensor  # noqa: E402
 from tinydip.metrics import psnr  # noqa: E402
-from tinydip.noise_estimate import estimate_sigma  # noqa: E402
-from tinydip.stopping import VAL_TUNED  # noqa: E402
-from tinydip.sure import PairedSure  # noqa: E402
 from tinydip.tasks import build_net  # noqa: E402
 
 

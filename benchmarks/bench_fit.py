@@ -28,10 +28,10 @@ HERE = Path(__file__).resolve().parent
 
 def build(net_name: str, size: int, algo: str = "auto"):
     """The network, z and a target; ``algo`` is Conv2d's algo, with ":lean" appended for
-    tinydip's lean mode (:func:`tinydip.memory.set_lean`)."""
+    tinydip's lean mode (:func:`tinydip.fitting.memory.set_lean`)."""
     import numpy as np
 
-    from tinydip.memory import set_lean
+    from tinydip.fitting.memory import set_lean
     from tinydip.models import deep_decoder, skip_unet, unet_config
     from tinydip.nn import Conv2d
 
@@ -39,7 +39,7 @@ def build(net_name: str, size: int, algo: str = "auto"):
 
     rng = np.random.default_rng(0)
     if net_name == "unet":  # the paper's denoising U-Net: 32 in, 128 x 5, 4-ch skips, 3x3
-        net = skip_unet(unet_config("denoise"), rng=rng)
+        net = skip_unet(unet_config("skip5-128"), rng=rng)
     else:  # Deep Decoder k=128, 6 layers
         net = deep_decoder(128, 6, rng=rng)
     for m in net.modules():
@@ -53,10 +53,10 @@ def build(net_name: str, size: int, algo: str = "auto"):
 
 def make_step(net, z, target):
     """One tinydip fitting iteration (forward, MSE, backward, Adam step) as a closure: the
-    library's own :func:`tinydip.fit.fit_step`, as ``fit`` runs it."""
+    library's own :func:`tinydip.fitting.fit.fit_step`, as ``fit`` runs it."""
     import numpy as np
 
-    from tinydip.fit import fit_step
+    from tinydip.fitting.fit import fit_step
     from tinydip.optim import Adam
 
     opt = Adam(net.parameters(), lr=0.01)

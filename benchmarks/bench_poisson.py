@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from tinydip.degrade import add_poisson_noise
-from tinydip.images import sample_image
+from tinydip.io.images import sample_image
 from tinydip.tasks import denoise
 
 

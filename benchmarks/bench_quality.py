@@ -98,7 +98,7 @@ def write_images(folder: Path) -> dict[str, str]:
     """The test images as 8-bit PNGs in ``folder``: {"hopper": path, "face": path}."""
     import matplotlib
 
-    from tinydip.images import load_image, sample_image, save_image
+    from tinydip.io.images import load_image, sample_image, save_image
 
     photo = load_image(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
     r, c = FACE

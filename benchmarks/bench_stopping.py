@@ -7,7 +7,7 @@
 Design: ONE fit per (config, training variant), always ``stop="none"`` for the full budget with
 the truth given, so the history holds PSNR of the raw and the smoothed (EMA) output at every
 step.  The candidate rules watch passively through ``fit``'s callback (``callback_every=1``):
-several :class:`~tinydip.stopping.WindowedVariance` windows on both output streams at once.
+several :class:`~tinydip.fitting.stopping.WindowedVariance` windows on both output streams at once.
 A rule's statistic does not depend on its patience/warmup, so the plateau logic is replayed
 offline on the recorded statistic (:func:`replay_plateau`, checked against the live rule with
 the default settings) -- oracle best, every rule's stop point and selected PSNR, and the
@@ -34,14 +34,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tinydip.degrade import Downsampler, add_noise, hole_mask, text_mask
-from tinydip.fit import FitConfig, fit
-from tinydip.images import sample_image, to_tensor
-from tinydip.masks import random_mask
+from tinydip.degrade import add_noise, hole_mask, text_mask
+from tinydip.degrade.masks import random_mask
+from tinydip.fitting.fit import FitConfig, fit
+from tinydip.fitting.stopping import ValidationLoss, WindowedVariance
+from tinydip.io.images import sample_image, to_tensor
 from tinydip.metrics import psnr
-from tinydip.operators import parse_kernel
-from tinydip.stopping import ValidationLoss, WindowedVariance
-from tinydip.tasks import TASK_DEFAULTS, auto_rule_spec, build_net
+from tinydip.operators import Downsampler, parse_kernel
+from tinydip.tasks import TASKS, auto_rule_spec, build_net
 
 WINDOWS = (25, 50, 100)
 STREAMS = ("smoothed", "raw")
@@ -144,7 +144,7 @@ def run(cfg, *, iters: int, width: int, variant: str, val_options: dict) -> dict
     if task == "inpaint":
         opts["channels_skip"] = (width,) * 5
     net = build_net("unet", task, obs.shape[1], seed=0, **opts)
-    settings = {**TASK_DEFAULTS[task], "iters": iters, "progress": False, "seed": 0}
+    settings = {**TASKS[task].fit_defaults, "iters": iters, "progress": False, "seed": 0}
     settings.pop("stop", None), settings.pop("stop_options", None)
     observers = {f"wmv{w}_{s}": (s, WindowedVariance(w, patience=10**9, warmup=0))
                  for w in WINDOWS for s in STREAMS}

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from tinydip.degrade import add_noise
-from tinydip.fit import fit
-from tinydip.images import sample_image, to_tensor
+from tinydip.fitting.fit import fit
+from tinydip.fitting.stopping import ValidationLoss, WindowedVariance, make_rule
+from tinydip.io.images import sample_image, to_tensor
 from tinydip.models import skip_unet
-from tinydip.stopping import ValidationLoss, WindowedVariance, make_rule
-from tinydip.tasks import TASK_DEFAULTS, TASKS, auto_rule_spec, denoise, resolve_stop
+from tinydip.tasks import TASKS, auto_rule_spec, denoise, resolve_stop
 
 # a small, fast U-Net on a small, very noisy image: it reaches its best and then overfits
 # the noise within a few hundred iterations (measured: ~4 ms per iteration)
@@ -24,10 +24,10 @@ def noisy_pair():
     return clean, add_noise(clean, 50, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("task", sorted(TASK_DEFAULTS))
+@pytest.mark.parametrize("task", sorted(TASKS))
 def test_auto_is_the_default_and_resolves_per_task(task):
-    assert TASK_DEFAULTS[task]["stop"] == "auto"
-    s = resolve_stop(task, {**TASK_DEFAULTS[task]})
+    assert TASKS[task].fit_defaults["stop"] == "auto"
+    s = resolve_stop(task, {**TASKS[task].fit_defaults})
     name, opts, stream = auto_rule_spec(task)
     assert s["stop"] == name == TASKS[task].stopping["auto"] and s["stop_requested"] == "auto"
     assert s["stop_options"] == opts and s["stop_on"] == stream
@@ -94,9 +94,13 @@ def test_val_rule_validates_the_watched_stream(noisy_pair):
     assert np.corrcoef([h["val_loss"] for h in res.history], full)[0, 1] > 0.9
 
 
-def test_old_names_in_stopping_still_work():
-    from tinydip.stopping import AUTO_RULES
-    from tinydip.stopping import auto_rule_spec as old_spec
+def test_the_compatibility_names_are_gone():
+    """One home per concept: the per-task choice lives in the task declarations only."""
+    from tinydip import models
+    from tinydip.fitting import stopping
 
-    assert set(AUTO_RULES) == set(TASKS) and AUTO_RULES["denoise"]["auto"] == "val"
-    assert old_spec("inpaint") == auto_rule_spec("inpaint") and old_spec(None)[0] == "wmv"
+    assert not hasattr(stopping, "AUTO_RULES") and not hasattr(stopping, "auto_rule_spec")
+    assert not hasattr(models, "PRESET_ALIASES")
+    with pytest.raises(ValueError, match="unknown U-Net preset 'denoise'"):
+        models.unet_config("denoise")
+    assert TASKS["denoise"].stop_spec("auto")[0] == "val"

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from tinydip.cli.main import main
-from tinydip.images import sample_image, save_image
+from tinydip.io.images import sample_image, save_image
 
 FAST = ("--iters", "2", "--quiet", "--stop", "none")
 

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinydip.codec.baselines import (
-    haar_compress,
-    haar_forward,
-    haar_inverse,
-    haar_num_coefficients,
-    jpeg_at_size,
-)
+from tinydip.codec.baselines import haar_compress, haar_num_coefficients, jpeg_at_size
+from tinydip.denoising.haar import haar_forward, haar_inverse
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -21,7 +21,7 @@ from tinydip.codec.decoding import layout
 from tinydip.codec.deepdecoder import decompress
 from tinydip.codec.folded import tensor_shapes
 from tinydip.codec.quantize import step_quantize, step_values
-from tinydip.images import sample_image
+from tinydip.io.images import sample_image
 from tinydip.metrics import psnr
 
 ARCH = {"k": 16, "layers": 6, "out_channels": 3, "upsample_mode": "bilinear",

@@ -15,7 +15,7 @@ from tinydip.codec.container import MAGIC
 from tinydip.codec.decoding import layout
 from tinydip.codec.deepdecoder import CodecConfig, compress, decompress
 from tinydip.codec.folded import decode_image, decode_memory, tensor_shapes
-from tinydip.images import sample_image
+from tinydip.io.images import sample_image
 
 
 def _reframe(header: dict, payload: bytes) -> bytes:

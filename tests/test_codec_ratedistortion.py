@@ -14,7 +14,7 @@ from tinydip.codec.ratedistortion import (
     rate_distortion,
     to_8bit,
 )
-from tinydip.images import sample_image
+from tinydip.io.images import sample_image
 
 TINY = CodecConfig(k=4, layers=4, iters=10, qat_iters=2, progress=False)
 

@@ -12,7 +12,7 @@ from tinydip.codec.deepdecoder import CodecConfig, compress, decompress, quantis
 from tinydip.codec.folded import build_decoder, decode_image, decoder_input, fold_batchnorm
 from tinydip.codec.quantize import step_values
 from tinydip.functional import mse_loss
-from tinydip.images import load_image, sample_image, to_tensor
+from tinydip.io.images import load_image, sample_image, to_tensor
 from tinydip.metrics import psnr
 
 TINY = CodecConfig(k=8, layers=4, iters=40, qat_iters=10, progress=False)
@@ -189,7 +189,7 @@ def test_foreign_tdd_is_rejected(result):
 
 def test_fit_keep_best_state_reproduces_best_output(image):
     """The fit option the codec relies on: best_state holds the weights that made `best`."""
-    from tinydip.fit import fit
+    from tinydip.fitting.fit import fit
 
     a = TINY.architecture(3)
     net = build_decoder(a, seed=0)

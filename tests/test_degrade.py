@@ -8,15 +8,15 @@ from PIL import Image, ImageFont
 
 from tinydip import degrade
 from tinydip.degrade import (
-    Downsampler,
     add_noise,
     apply_mask,
     bicubic_upsample,
     hole_mask,
     text_mask,
 )
-from tinydip.images import sample_image, to_image, to_tensor
+from tinydip.io.images import sample_image, to_image, to_tensor
 from tinydip.metrics import psnr
+from tinydip.operators import Downsampler
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -128,7 +128,7 @@ def test_text_mask_bitmap_font_fallback(monkeypatch):
         return ImageFont.load_default_imagefont() if hasattr(
             ImageFont, "load_default_imagefont") else real()
 
-    monkeypatch.setattr(degrade.ImageFont, "load_default", old_pillow)
+    monkeypatch.setattr(degrade.masks.ImageFont, "load_default", old_pillow)
     m = text_mask(128, 128, rng(0))
     assert m.shape == (128, 128)
     assert 0.10 < 1 - m.mean() < 0.25
@@ -318,7 +318,7 @@ def test_bicubic_upsample_clips_and_validates():
 
 # ---------------------------------------------------------------------------- smooth fills
 def test_harmonic_fill_solves_laplace_on_the_unknown_pixels():
-    from tinydip.degrade import _grid_laplacian, harmonic_fill
+    from tinydip.degrade.fill import _grid_laplacian, harmonic_fill
 
     rng = np.random.default_rng(0)
     img = rng.random((9, 11, 2)).astype(np.float32)
@@ -338,7 +338,7 @@ def test_harmonic_fill_solves_laplace_on_the_unknown_pixels():
 
 def test_biharmonic_fill_keeps_gradients_and_beats_harmonic_on_random_pixels():
     from tinydip.degrade import biharmonic_fill, harmonic_fill, smooth_fill
-    from tinydip.images import sample_image
+    from tinydip.io.images import sample_image
     from tinydip.metrics import psnr
 
     img = sample_image(64)

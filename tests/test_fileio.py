@@ -1,4 +1,4 @@
-"""Atomic writes, strict JSON and output-path checks (tinydip.fileio)."""
+"""Atomic writes, strict JSON and output-path checks (tinydip.io.files)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from tinydip.fileio import (
+from tinydip.io.files import (
     FIGURE_EXTENSIONS,
     IMAGE_EXTENSIONS,
     OutputPathError,

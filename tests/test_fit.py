@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinydip.degrade import Downsampler
-from tinydip.fit import FitConfig, fit
-from tinydip.images import sample_image, to_tensor
+from tinydip.fitting.fit import FitConfig, fit
+from tinydip.io.images import sample_image, to_tensor
 from tinydip.models import deep_decoder, skip_unet
+from tinydip.operators import Downsampler
 
 SMALL = dict(in_channels=4, channels_down=(8, 8), channels_up=(8, 8), channels_skip=(2, 2))
 
@@ -133,7 +133,7 @@ def test_bad_arguments(image):
 
 
 def test_fit_step_contract(image):
-    from tinydip.fit import fit_step
+    from tinydip.fitting.fit import fit_step
     from tinydip.optim import Adam
 
     net = small_unet()

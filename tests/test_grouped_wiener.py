@@ -1,16 +1,16 @@
-"""tinydip.grouped_wiener: against a group-by-group reference, its limits, and its use."""
+"""tinydip.denoising.grouped_wiener: against a group-by-group reference, its limits, and its use."""
 
 import numpy as np
 import pytest
 from scipy.fft import dctn, idctn
 from scipy.ndimage import gaussian_filter
 
-from tinydip import grouped_wiener as gw
 from tinydip.degrade import add_noise
-from tinydip.grouped_wiener import grouped_wiener, reference_corners
-from tinydip.images import sample_image
+from tinydip.denoising import grouped_wiener as gw
+from tinydip.denoising.grouped_wiener import grouped_wiener, reference_corners
+from tinydip.denoising.pilot_wiener import OPPONENT, pilot_calibration, pilot_wiener
+from tinydip.io.images import sample_image
 from tinydip.metrics import psnr
-from tinydip.pilot_wiener import OPPONENT, pilot_calibration, pilot_wiener
 
 
 def reference(noisy, pilot, sigma, patch, step, radius, max_group, tau, calibrate=True):

@@ -1,4 +1,4 @@
-"""Tests for tinydip.images: loading (modes, bad files), saving, sample image, layout helpers."""
+"""Tests for tinydip.io.images: loading (modes, bad files), saving, sample image, layout helpers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from tinydip import images
-from tinydip.images import (
+from tinydip.io import images
+from tinydip.io.images import (
     ImageError,
     check_min_size,
     crop,

@@ -1,4 +1,4 @@
-"""SIGTERM as an interrupt that keeps results (tinydip.interrupt) and a quiet start-up Ctrl-C."""
+"""SIGTERM as an interrupt that keeps results (runtime.interrupt) and a quiet start-up Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tinydip.interrupt import Terminated, describe, exit_status, sigterm_as_interrupt
+from tinydip.runtime.interrupt import Terminated, describe, exit_status, sigterm_as_interrupt
 
 
 def test_sigterm_raises_terminated_inside_and_is_restored_after():

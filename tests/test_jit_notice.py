@@ -1,11 +1,11 @@
-"""tinydip.jit_notice: one line when numba compiles inside the block, nothing otherwise."""
+"""tinydip.runtime.jit_notice: one line when numba compiles inside the block, nothing otherwise."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from tinydip.jit_notice import MESSAGE, compile_notice
+from tinydip.runtime.jit_notice import MESSAGE, compile_notice
 
 
 def _fresh_kernel():

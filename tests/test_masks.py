@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinydip.masks import (
+from tinydip.degrade.masks import (
     mask_from_alpha,
     mask_from_color,
     mask_from_spec,

@@ -1,4 +1,4 @@
-"""Memory estimates before a fit (tinydip.memory): accuracy against peak RSS, the budget."""
+"""Memory estimates before a fit (tinydip.fitting.memory): accuracy against peak RSS, the budget."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinydip.memory import (
+from tinydip.fitting.memory import (
     FitEstimate,
     MemoryBudgetError,
     check_budget,
@@ -26,13 +26,13 @@ from tinydip.models import deep_decoder, skip_unet, unet_config
 _MEASURE = r"""
 import json, sys
 import numpy as np
-from tinydip.memory import estimate_fit
+from tinydip.fitting.memory import estimate_fit
 from tinydip.models import deep_decoder, skip_unet, unet_config
 from tinydip.optim import Adam
 kind, S = sys.argv[1], int(sys.argv[2])
 rng = np.random.default_rng(0)
 if kind == "unet":
-    net = skip_unet(unet_config("denoise", channels_down=(32,) * 4, channels_up=(32,) * 4,
+    net = skip_unet(unet_config("skip5-128", channels_down=(32,) * 4, channels_up=(32,) * 4,
                                 channels_skip=(4,) * 4), rng=rng)
 else:
     net = deep_decoder(k=64, rng=rng)
@@ -64,7 +64,7 @@ def test_estimate_within_30_percent_of_peak_rss(kind, size):
 
 
 def test_probe_leaves_the_network_as_it_was():
-    net = skip_unet(unet_config("denoise", channels_down=(8,) * 3, channels_up=(8,) * 3,
+    net = skip_unet(unet_config("skip5-128", channels_down=(8,) * 3, channels_up=(8,) * 3,
                                 channels_skip=(2,) * 3), rng=np.random.default_rng(0))
     before = net.state_dict()
     est = estimate_fit(net, 64, 64)
@@ -112,7 +112,7 @@ def test_format_bytes():
 
 
 def _small_unet():
-    return skip_unet(unet_config("denoise", channels_down=(16,) * 3, channels_up=(16,) * 3,
+    return skip_unet(unet_config("skip5-128", channels_down=(16,) * 3, channels_up=(16,) * 3,
                                  channels_skip=(4,) * 3), rng=np.random.default_rng(0))
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinydip.degrade import add_noise
-from tinydip.images import sample_image
+from tinydip.io.images import sample_image
 from tinydip.metrics import psnr, ssim
 
 

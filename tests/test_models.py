@@ -50,14 +50,14 @@ def test_unet_parameter_count_matches_formula(preset):
 
 def test_paper_denoising_unet_size():
     # 32 input channels, 128 x 5, 4-channel skips: ~2.2 M parameters (as in the DIP code)
-    net = skip_unet(unet_config("denoise"), rng=np.random.default_rng(0))
+    net = skip_unet(unet_config("skip5-128"), rng=np.random.default_rng(0))
     assert net.num_parameters() == 2_217_831
     assert net.downsampling == 32 and net.min_size == 64
 
 
 def test_zero_padding_preset_still_needs_2x2_coarsest_maps():
     """The 'notebook' preset (zero padding) at its minimum size fits; below it BN would fail."""
-    from tinydip.fit import fit
+    from tinydip.fitting.fit import fit
 
     net = skip_unet(unet_config("notebook", channels_down=(8,) * 5, channels_up=(8,) * 5,
                                 channels_skip=(0, 2, 2, 2, 2)), rng=np.random.default_rng(0))
@@ -68,8 +68,8 @@ def test_zero_padding_preset_still_needs_2x2_coarsest_maps():
 
 
 def test_presets_differ_as_documented():
-    assert unet_config("inpaint").upsample_mode == "nearest"
-    assert tuple(unet_config("inpaint").channels_skip) == (128,) * 5
+    assert unet_config("skip5-128-wide-nearest").upsample_mode == "nearest"
+    assert tuple(unet_config("skip5-128-wide-nearest").channels_skip) == (128,) * 5
     nb = unet_config("notebook")
     assert nb.padding == "zeros" and not nb.bn_after_concat and tuple(nb.channels_skip)[0] == 0
     with pytest.raises(ValueError, match="unknown U-Net preset"):

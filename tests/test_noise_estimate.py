@@ -1,4 +1,4 @@
-"""tinydip.noise_estimate: the wavelet MAD noise level against known sigmas.
+"""tinydip.denoising.noise_estimate: the wavelet MAD noise level against known sigmas.
 
 Tolerances (measured, stated in the README): 5% on a smooth image with unclipped noise;
 15% of the noise actually present (after clipping to [0, 1]) on the built-in photo at
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from tinydip.degrade import add_noise
-from tinydip.images import sample_image
-from tinydip.noise_estimate import estimate_sigma, haar_diagonal
+from tinydip.denoising.noise_estimate import estimate_sigma, haar_diagonal
+from tinydip.io.images import sample_image
 
 
 def smooth_image(size=128):

@@ -115,7 +115,7 @@ def test_blur_is_reflect_padded_convolution():
 
 
 def test_wiener_inverts_a_noise_free_blur_well():
-    from tinydip.images import sample_image, to_tensor
+    from tinydip.io.images import sample_image, to_tensor
     from tinydip.metrics import psnr
 
     x = to_tensor(sample_image(64)).astype(np.float64)
@@ -138,7 +138,7 @@ def test_bad_kernel_specs(spec, message):
 
 
 def test_kernel_from_files(tmp_path):
-    from tinydip.images import save_image
+    from tinydip.io.images import save_image
 
     np.save(tmp_path / "k.npy", np.ones((3, 3)))
     assert parse_kernel(str(tmp_path / "k.npy")).kernel.shape == (3, 3)

@@ -1,14 +1,14 @@
-"""tinydip.pilot_wiener: against a window-by-window reference, its limits, and its use."""
+"""tinydip.denoising.pilot_wiener: against a window-by-window reference, its limits, and its use."""
 
 import numpy as np
 import pytest
 from scipy.fft import dctn, idctn
 
-from tinydip import pilot_wiener as pw
 from tinydip.degrade import add_noise
-from tinydip.images import sample_image
+from tinydip.denoising import pilot_wiener as pw
+from tinydip.denoising.pilot_wiener import OPPONENT, pilot_wiener
+from tinydip.io.images import sample_image
 from tinydip.metrics import psnr
-from tinydip.pilot_wiener import OPPONENT, pilot_wiener
 
 
 def reference_ratio(y, q, sigma, patch):

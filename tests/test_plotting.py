@@ -1,4 +1,4 @@
-"""Tests for tinydip.plotting: PNGs are written with the expected layout; inputs are checked."""
+"""Tests for tinydip.tasks.plotting: PNGs are written with the expected layout; inputs checked."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinydip.images import sample_image, to_tensor
-from tinydip.plotting import plot_grid, plot_training
+from tinydip.io.images import sample_image, to_tensor
+from tinydip.tasks.plotting import plot_grid, plot_training
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

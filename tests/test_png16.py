@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinydip.images import ImageError, load_image
-from tinydip.png16 import is_gray_alpha16
+from tinydip.io.images import ImageError, load_image
+from tinydip.io.png16 import is_gray_alpha16
 
 
 def _paeth(a: int, b: int, c: int) -> int:
@@ -94,7 +94,7 @@ def test_a_planted_filter_bug_is_caught(tmp_path, monkeypatch):
     """The exactness test above fails if the Paeth predictor is wrong (checker catches bugs)."""
     grey = np.arange(30).reshape(5, 6) * 2017 % 65536
     write_ga16(tmp_path / "f.png", grey, grey, filters=(4,))
-    import tinydip.png16 as png16
+    import tinydip.io.png16 as png16
 
     real = png16._unfilter
 

@@ -1,4 +1,4 @@
-"""Tests for tinydip.stopping: synthetic output / loss sequences with known minima."""
+"""Tests for tinydip.fitting.stopping: synthetic output / loss sequences with known minima."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tinydip.stopping import (
+from tinydip.fitting.stopping import (
     NoStop,
     StoppingRule,
     ValidationLoss,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tinydip.images import sample_image, save_image
+from tinydip.io.images import sample_image, save_image
 from tinydip.study.engine import run_study
 from tinydip.study.runner import run_one
 from tinydip.study.spec import expand, parse_study

@@ -8,11 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from tinydip.images import sample_image, save_image
-from tinydip.masks import random_mask
+from tinydip.degrade import harmonic_fill
+from tinydip.degrade.masks import random_mask
+from tinydip.denoising.haar import haar_denoise
+from tinydip.io.images import sample_image, save_image
 from tinydip.metrics import psnr
-from tinydip.study import baselines
-from tinydip.study import tasks as study_tasks
+from tinydip.study import problems as study_tasks
 from tinydip.study.runner import psnr_y
 from tinydip.study.spec import StudyError, expand, load_study, parse_study, run_key
 from tinydip.study.store import dumps
@@ -133,22 +134,43 @@ def test_degradations_are_seeded_and_shaped():
     assert not np.array_equal(a.observation, study_tasks.degrade(den, img, 4).observation)
     inp, _ = study_tasks.task_spec({"kind": "inpaint", "fraction": 0.25}, "t")
     o = study_tasks.degrade(inp, img, 0)
-    # the same mask as `tinydip inpaint --drop 0.25 --seed 0` makes (tinydip.masks.random_mask)
-    assert np.array_equal(o.mask, random_mask(36, 36, 0.25, np.random.default_rng(0)))
-    assert abs((~o.mask).mean() - 0.25) < 0.05
-    assert np.all(o.observation[~o.mask] == 0)
+    known = o.operator.measured[0, 0] > 0
+    # the same mask as `tinydip inpaint --drop 0.25 --seed 0` makes (degrade.masks.random_mask)
+    assert np.array_equal(known, random_mask(36, 36, 0.25, np.random.default_rng(0)))
+    assert abs((~known).mean() - 0.25) < 0.05
+    assert np.all(o.observation[~known] == 0)
     sr, _ = study_tasks.task_spec({"kind": "sr", "factor": 8}, "t")
     o = study_tasks.degrade(sr, img, 0)  # 36 is cropped to 32, the multiple of 8
     assert o.truth.shape == (32, 32, 3) and o.observation.shape == (4, 4, 3)
+    assert o.psnr_border == 8  # the SR convention: crop the factor at each border
+
+
+def test_every_registered_task_runs_in_a_study():
+    """No study-side table: a registered task (deblurring included) is a study kind with its
+    declared degradation, its default label and its baseline."""
+    from tinydip.tasks import TASKS
+
+    img = sample_image(32)
+    for kind in TASKS:
+        spec, problems = study_tasks.task_spec({"kind": kind}, "t")
+        assert not problems and spec.kind == kind and spec.name.startswith(kind)
+        problem = study_tasks.degrade(spec, img, 0)
+        assert problem.truth is not None
+        name, base = study_tasks.baseline(spec, problem)
+        assert base.shape == problem.truth.shape, (kind, name)
+    spec, _ = study_tasks.task_spec({"kind": "deblur", "kernel": "box:3", "sigma": 5}, "t")
+    assert spec.name == "deblur-box:3-s5" and spec.identity()["kernel"] == "box:3"
+    _, bad = study_tasks.task_spec({"kind": "deblur", "kernel": "blob:3"}, "t")
+    assert bad and "kernel" in bad[0]
 
 
 def test_baselines_beat_the_observation():
     img = sample_image(48)
     rng = np.random.default_rng(0)
     noisy = np.clip(img + 25 / 255 * rng.standard_normal(img.shape), 0, 1).astype(np.float32)
-    assert psnr(baselines.haar_denoise(noisy, 25), img) > psnr(noisy, img) + 2
+    assert psnr(haar_denoise(noisy, 25), img) > psnr(noisy, img) + 2
     mask = rng.random((48, 48)) > 0.5
-    filled = baselines.harmonic_fill(np.where(mask[:, :, None], img, 0), mask)
+    filled = harmonic_fill(np.where(mask[:, :, None], img, 0), mask)
     assert np.array_equal(filled[mask], img[mask])
     assert psnr(filled, img) > psnr(np.where(mask[:, :, None], img, 0), img) + 10
 

@@ -1,4 +1,4 @@
-"""tinydip.sure: SURE against the true MSE, the Monte-Carlo divergence against the exact
+"""tinydip.denoising.sure: SURE against the true MSE, the Monte-Carlo divergence against the exact
 trace of a linear smoother (circular Gaussian filter: every diagonal entry is the kernel's
 centre weight), and the paired-fit form."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from tinydip.sure import PairedSure, mc_divergence, sure
+from tinydip.denoising.sure import PairedSure, mc_divergence, sure
 
 SIGMA = 0.1
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinydip.degrade import Downsampler, add_noise, hole_mask
-from tinydip.images import sample_image, to_image, to_tensor
+from tinydip.degrade import add_noise, hole_mask
+from tinydip.io.images import sample_image, to_image, to_tensor
+from tinydip.operators import Downsampler
 from tinydip.tasks import TASKS, build_net, deblur, denoise, inpaint, super_resolve
 
 OPTS = dict(in_channels=8, channels_down=(16,) * 3, channels_up=(16,) * 3, channels_skip=(4,) * 3)
@@ -105,9 +106,9 @@ def test_every_task_is_one_complete_declaration():
 
 
 def test_a_problem_can_bring_its_own_stopping_spec_and_loss(clean):
+    from tinydip.fitting.stopping import WMV_DEFAULT
     from tinydip.functional import mse_loss
     from tinydip.operators import Identity
-    from tinydip.stopping import WMV_DEFAULT
     from tinydip.tasks import Problem, run
 
     calls = []
@@ -123,7 +124,7 @@ def test_a_problem_can_bring_its_own_stopping_spec_and_loss(clean):
 
 
 def test_inpaint_reports_the_smooth_fills(clean):
-    from tinydip.masks import random_mask
+    from tinydip.degrade.masks import random_mask
 
     mask = random_mask(32, 32, 0.5, np.random.default_rng(0))
     r = inpaint(clean, mask, truth=clean, iters=2, progress=False, net_options=OPTS)

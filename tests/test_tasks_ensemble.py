@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from tinydip.degrade import add_noise
-from tinydip.grouped_wiener import grouped_wiener
-from tinydip.images import sample_image
-from tinydip.interrupt import Terminated
+from tinydip.denoising.grouped_wiener import grouped_wiener
+from tinydip.io.images import sample_image
 from tinydip.metrics import psnr
+from tinydip.runtime.interrupt import Terminated
 from tinydip.tasks import denoise, run
-from tinydip.tasks.catalogue import denoise_problem
+from tinydip.tasks.catalogue.denoise import denoise_problem
 from tinydip.tasks.ensemble import combine
 from tinydip.tasks.quality import QUALITY, Quality
 from tinydip.tasks.runner import apply_postfilter
@@ -164,7 +164,8 @@ def test_the_library_never_imports_bm3d():
     import subprocess
     import sys
 
-    code = ("import sys, tinydip.cli.main, tinydip.tasks, tinydip.sure, tinydip.noise_estimate; "
+    code = ("import sys, tinydip.cli.main, tinydip.tasks, tinydip.denoising.sure, "
+            "tinydip.denoising.noise_estimate; "
             "assert 'bm3d' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 

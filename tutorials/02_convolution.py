@@ -39,7 +39,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tinydip import functional as F
 from tinydip.functional.winograd import conv2d_winograd_backward, conv2d_winograd_forward
 from tinydip.gradcheck import numerical_grad, rel_error
-from tinydip.images import sample_image
+from tinydip.io.images import sample_image
 from tinydip.kernels import col2im, conv_out_size, im2col, winograd_input
 from tinydip.tutorial import Tutorial
 

@@ -35,9 +35,9 @@ import numpy as np
 from tinydip import functional as F
 from tinydip import nn
 from tinydip.degrade import add_noise
-from tinydip.fit import fit
+from tinydip.fitting.fit import fit
 from tinydip.gradcheck import check_module, numerical_grad, rel_error
-from tinydip.images import sample_image, to_image, to_tensor
+from tinydip.io.images import sample_image, to_image, to_tensor
 from tinydip.metrics import psnr
 from tinydip.models import skip_unet, unet_config
 from tinydip.tutorial import Tutorial
@@ -262,7 +262,7 @@ bn.train()
 # get small: with five stride-2 levels, a 64x64 input reaches 2x2 = 4 pixels.
 #
 # Let's fit a small U-Net to a noisy image for a few hundred iterations, then look inside
-# its BatchNorms. The fitting is done by `tinydip.fit.fit`, which chapter 4 builds step by
+# its BatchNorms. The fitting is done by `tinydip.fitting.fit.fit`, which chapter 4 builds step by
 # step; for now it is enough to know what it does: it draws a fixed random input $z$ and
 # then, for `iters` steps, feeds $z$ plus a little fresh noise ("jitter") through the
 # network, takes the mean squared error to the noisy image, backpropagates through every
@@ -273,7 +273,7 @@ bn.train()
 img = sample_image(SIZE)
 truth = to_tensor(img)
 noisy = to_tensor(add_noise(img, 25, np.random.default_rng(1)))
-cfg = unet_config("denoise", channels_down=(WIDTH,) * 5, channels_up=(WIDTH,) * 5,
+cfg = unet_config("skip5-128", channels_down=(WIDTH,) * 5, channels_up=(WIDTH,) * 5,
                   channels_skip=(4,) * 5)
 net = skip_unet(cfg, rng=np.random.default_rng(0))
 res = fit(net, noisy, iters=ITERS, stop="none", progress=False, seed=0)
@@ -381,8 +381,8 @@ gains = [r[ITERS][2] for r in seed_rows.values()]
 # %% [markdown]
 # In every seed, at both points, the eval-mode output fits the observation worse than the
 # train-mode one — measured over seeds 0–4 with both of OpenBLAS's kernel choices and with
-# 1 and 2 threads: 1.8–2.9x the loss after 20 iterations and 1.2–1.9x after 300 (quick
-# mode), 1.9–3.2x after 600 (full mode) — and it is 1–9 dB worse against the truth. The gap
+# 1 and 2 threads: 1.8–3.5x the loss after 20 iterations, 1.2–1.9x after 300 (quick
+# mode) and 1.2–3.3x after 600 (full mode) — and it is 1–9 dB worse against the truth. The gap
 # does **not** close reliably as the fit goes on: it jumps around from seed to seed and
 # from checkpoint to checkpoint, because the running averages lag behind parameters that
 # keep moving, and average over jittered inputs. Eval mode is a perturbation of the fitted

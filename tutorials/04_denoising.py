@@ -45,15 +45,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import ndimage, signal
 
-from tinydip.codec import haar_forward, haar_inverse
 from tinydip.degrade import add_noise
-from tinydip.fit import fit, fit_step
-from tinydip.grouped_wiener import grouped_wiener
-from tinydip.images import sample_image, to_image, to_tensor
+from tinydip.denoising.grouped_wiener import grouped_wiener
+from tinydip.denoising.haar import haar_forward, haar_inverse
+from tinydip.denoising.pilot_wiener import OPPONENT, pilot_calibration, pilot_wiener
+from tinydip.fitting.fit import fit, fit_step
+from tinydip.io.images import sample_image, to_image, to_tensor
 from tinydip.metrics import psnr
 from tinydip.models import skip_unet, unet_config
 from tinydip.optim import Adam
-from tinydip.pilot_wiener import OPPONENT, pilot_calibration, pilot_wiener
 from tinydip.tutorial import Tutorial
 
 TUTORIAL = Tutorial("04", globals().get("__file__"))  # quick mode, figure folder
@@ -63,11 +63,11 @@ T0 = time.perf_counter()
 
 if QUICK:  # a narrow three-level U-Net on a 32x32 image
     SIZE, ITERS = 32, 400
-    CONFIG = unet_config("denoise", channels_down=(32,) * 3, channels_up=(32,) * 3,
+    CONFIG = unet_config("skip5-128", channels_down=(32,) * 3, channels_up=(32,) * 3,
                          channels_skip=(4,) * 3)
 else:  # the paper's denoising network: 5 levels of 128 channels, skips of 4
     SIZE, ITERS = 128, 1800
-    CONFIG = unet_config("denoise")
+    CONFIG = unet_config("skip5-128")
 SIGMA = 25  # noise standard deviation on the 0-255 scale, as in the paper
 print("quick mode" if QUICK else "full mode", f"- {SIZE}x{SIZE} image, {ITERS} iterations")
 
@@ -108,7 +108,7 @@ truth, observation = to_tensor(clean), to_tensor(noisy)  # (1, 3, H, W) for the 
 # version with 8 channels, small enough to read:
 
 # %%
-demo = skip_unet(unet_config("denoise", channels_down=(8, 8), channels_up=(8, 8),
+demo = skip_unet(unet_config("skip5-128", channels_down=(8, 8), channels_up=(8, 8),
                              channels_skip=(4, 4)), rng=np.random.default_rng(0))
 print(demo)
 print(f"{demo.num_parameters():,} parameters")
@@ -170,7 +170,7 @@ for it in range(5):
 # forward, loss, backward, Adam step) to fill in; `tinydip exercise check dip_step` checks
 # it against tinydip's own loop.
 #
-# `tinydip.fit.fit` is that loop plus bookkeeping: it pads sizes that are not a multiple of
+# `tinydip.fitting.fit.fit` is that loop plus bookkeeping: it pads sizes that are not a multiple of
 # the network's downsampling factor, keeps the output with the lowest loss ("best"), an
 # exponential moving average of the outputs ("smoothed"), records loss and — if we pass
 # the clean image as `truth`, *for plotting only* — the PSNR at every iteration, and can
@@ -242,7 +242,7 @@ show(fig, "psnr_curves")
 # noisy input's, while the training loss (left) keeps going down — through the noise
 # energy line, below which it can only be reproducing noise. The training loss alone never
 # tells you when to stop: it is the clean image, which we do not have in practice, that
-# shows the peak. (Ground-truth-free stopping rules are in `tinydip.stopping`.)
+# shows the peak. (Ground-truth-free stopping rules are in `tinydip.fitting.stopping`.)
 
 # %%
 panels = {
@@ -348,7 +348,7 @@ show(fig, "ablation")
 #   shrinks the pixel towards the local mean by how much of the local variance is noise,
 #   $\hat\sigma^2$;
 # * **wavelet soft-thresholding** (BayesShrink): three levels of the Haar transform
-#   (`tinydip.codec.haar_forward`), every detail coefficient shrunk towards zero by
+#   (`tinydip.denoising.haar.haar_forward`), every detail coefficient shrunk towards zero by
 #   $t = \hat\sigma^2 / \hat\sigma_{\mathrm{band}}$, averaged over the 16 shifts of the
 #   image by 0–3 pixels ("cycle spinning", which removes the Haar blocks).
 #
@@ -431,7 +431,8 @@ show(fig, "classical")
 # i.e. a coefficient survives where the pilot says the signal is stronger than the noise,
 # and average the overlapping windows back. The filter takes its values from the *noisy*
 # image, so the pilot's own errors are not copied, only its judgement of what is signal.
-# `tinydip.pilot_wiener.pilot_wiener` is that filter (colour images are first rotated to an
+# `tinydip.denoising.pilot_wiener.pilot_wiener` is that filter (colour images are first rotated
+# to an
 # orthonormal opponent colour space, where the noise stays white); `tinydip denoise` runs it
 # after the fit (`--quality paper` turns it off). A better pilot should make a better pass:
 # compare the DIP pilot with the best classical result as pilot.
@@ -460,7 +461,7 @@ for name in pilots:
 #
 # BM3D's second step also **groups**: for each reference window it stacks the windows
 # that look most like it *in the pilot* and applies the gains in a 3-D transform of the
-# stack, whose spectrum is sparser than one window's (`tinydip.grouped_wiener`, what
+# stack, whose spectrum is sparser than one window's (`tinydip.denoising.grouped_wiener`, what
 # `tinydip denoise` runs). How much grouping adds depends on how large and self-similar
 # the image is: on this small portrait it may not pay at all, on 256x256 photos it adds
 # about 0.1 dB (benchmarks/README.md measures both passes on four photos). The corner of

@@ -50,7 +50,7 @@ import numpy as np
 from tinydip import tasks
 from tinydip.degrade import apply_mask, hole_mask, text_mask
 from tinydip.functional import mse_loss
-from tinydip.images import sample_image, to_tensor
+from tinydip.io.images import sample_image, to_tensor
 from tinydip.metrics import psnr
 from tinydip.models import decoder_num_parameters
 from tinydip.tutorial import Tutorial
@@ -136,7 +136,7 @@ print(f"max |gradient| at unknown pixels: {grad_unknown}, "
 # `tinydip.tasks.inpaint(image, mask, truth=...)` builds the network (the paper's
 # inpainting preset for `net="unet"`, or `net="decoder"`), fits it with the masked loss
 # and returns HxWxC images and PSNRs. We run the whole iteration budget (`stop="none"`;
-# tinydip can also stop by itself, see `tinydip.stopping`) and return the lowest-loss
+# tinydip can also stop by itself, see `tinydip.fitting.stopping`) and return the lowest-loss
 # output, `output="best"` — here the best fit to what we know (chapter 4 explained why
 # that is wrong for denoising and right here). That is tinydip's choice: the paper's
 # official inpainting notebook returns the final output. We print both; on a noise-free

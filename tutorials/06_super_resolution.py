@@ -40,11 +40,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinydip import tasks
-from tinydip.degrade import Downsampler, bicubic_upsample
+from tinydip.degrade import bicubic_upsample
 from tinydip.functional import upsample_forward
 from tinydip.gradcheck import numerical_grad, rel_error
-from tinydip.images import sample_image, to_image, to_tensor
+from tinydip.io.images import sample_image, to_image, to_tensor
 from tinydip.metrics import psnr
+from tinydip.operators import Downsampler
 from tinydip.tutorial import Tutorial
 
 TUTORIAL = Tutorial("06", globals().get("__file__"))  # quick mode, figure folder

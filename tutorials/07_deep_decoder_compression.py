@@ -38,7 +38,7 @@ import numpy as np
 from tinydip.codec import compress, decompress, haar_compress, jpeg_at_size
 from tinydip.codec.deepdecoder import quantised
 from tinydip.codec.folded import decode_image, tensor_shapes
-from tinydip.images import sample_image, to_image
+from tinydip.io.images import sample_image, to_image
 from tinydip.metrics import psnr
 from tinydip.models import decoder_num_parameters, deep_decoder
 from tinydip.tutorial import Tutorial
@@ -94,7 +94,7 @@ for k in (16, 32, 64, 128):
 #
 # `tinydip.codec.compress(img, k=..., layers=..., bits=...)` does the whole job:
 #
-# 1. fit a Deep Decoder to the image (`tinydip.fit.fit`, no input jitter — we *want* the
+# 1. fit a Deep Decoder to the image (`tinydip.fitting.fit.fit`, no input jitter — we *want* the
 #    best fit) and keep the weights with the lowest loss;
 # 2. **fold** the BatchNorms: the decoder runs in train mode on its one fixed input, so
 #    each BN's batch statistics are constants of the fitted network and every BN becomes a

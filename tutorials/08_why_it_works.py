@@ -41,9 +41,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinydip.degrade import add_noise
-from tinydip.fit import fit
+from tinydip.fitting.fit import fit
 from tinydip.functional import upsample_forward
-from tinydip.images import sample_image, to_image, to_tensor
+from tinydip.io.images import sample_image, to_image, to_tensor
 from tinydip.metrics import psnr
 from tinydip.models import deep_decoder, skip_unet, unet_config
 from tinydip.tutorial import Tutorial
@@ -60,7 +60,7 @@ else:
     SIZE, ITERS, LEVELS, WIDTH = 64, 500, 4, 32
     DECODER = {"k": 32, "layers": 5}
     DEC_ITERS = 3000
-CONFIG = unet_config("denoise", channels_down=(WIDTH,) * LEVELS, channels_up=(WIDTH,) * LEVELS,
+CONFIG = unet_config("skip5-128", channels_down=(WIDTH,) * LEVELS, channels_up=(WIDTH,) * LEVELS,
                      channels_skip=(4,) * LEVELS)
 SIGMA = 25
 print("quick mode" if QUICK else "full mode", f"- {SIZE}x{SIZE} image, {ITERS} iterations")

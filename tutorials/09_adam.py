@@ -32,7 +32,7 @@ import numpy as np
 
 from tinydip.degrade import add_noise
 from tinydip.functional import mse_loss
-from tinydip.images import sample_image, to_tensor
+from tinydip.io.images import sample_image, to_tensor
 from tinydip.metrics import psnr
 from tinydip.models import skip_unet, unet_config
 from tinydip.nn import Parameter
@@ -47,7 +47,7 @@ if QUICK:
     SIZE, ITERS, LEVELS, WIDTH = 32, 120, 3, 32
 else:
     SIZE, ITERS, LEVELS, WIDTH = 64, 600, 4, 32
-CONFIG = unet_config("denoise", channels_down=(WIDTH,) * LEVELS, channels_up=(WIDTH,) * LEVELS,
+CONFIG = unet_config("skip5-128", channels_down=(WIDTH,) * LEVELS, channels_up=(WIDTH,) * LEVELS,
                      channels_skip=(4,) * LEVELS)
 print("quick mode" if QUICK else "full mode", f"- {SIZE}x{SIZE} image, {ITERS} iterations")
 

@@ -17,7 +17,7 @@
 # Chapter 4 found the best denoised image by comparing every iterate with the clean image
 # — which we never have in practice. `tinydip denoise` stops by itself and returns an
 # image close to that oracle best. This chapter opens the two ground-truth-free stopping
-# rules of `tinydip.stopping`, watches their statistics next to the true PSNR during one
+# rules of `tinydip.fitting.stopping`, watches their statistics next to the true PSNR during one
 # fit, and then breaks each of them on purpose, to see what it relies on.
 #
 # *Running time.* Full version: a 64x64 image, a four-level U-Net with 32 channels, three
@@ -34,11 +34,12 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from tinydip.degrade import add_noise
-from tinydip.fit import fit
-from tinydip.images import sample_image, to_tensor
+from tinydip.fitting.fit import fit
+from tinydip.fitting.stopping import make_holdout, make_rule, masked_mse
+from tinydip.io.images import sample_image, to_tensor
 from tinydip.metrics import psnr
 from tinydip.models import skip_unet, unet_config
-from tinydip.stopping import AUTO_RULES, auto_rule_spec, make_holdout, make_rule, masked_mse
+from tinydip.tasks import TASKS
 from tinydip.tutorial import Tutorial
 
 TUTORIAL = Tutorial("10", globals().get("__file__"))  # quick mode, figure folder
@@ -49,7 +50,7 @@ if QUICK:  # a narrow two-level U-Net: fast iterations, but slow to fit (peak ~8
     SIZE, ITERS, SHORT, LEVELS, WIDTH = 32, 1050, 700, 2, 8
 else:
     SIZE, ITERS, SHORT, LEVELS, WIDTH = 64, 1600, 1200, 4, 32
-CONFIG = unet_config("denoise", channels_down=(WIDTH,) * LEVELS, channels_up=(WIDTH,) * LEVELS,
+CONFIG = unet_config("skip5-128", channels_down=(WIDTH,) * LEVELS, channels_up=(WIDTH,) * LEVELS,
                      channels_skip=(4,) * LEVELS)
 print("quick mode" if QUICK else "full mode", f"- {SIZE}x{SIZE} image, {ITERS} iterations")
 
@@ -83,13 +84,14 @@ print("quick mode" if QUICK else "full mode", f"- {SIZE}x{SIZE} image, {ITERS} i
 # 10% within 100 iterations (`min_rel_delta=0.1`, `patience=100`, window 50) — the *knee*
 # where the fast phase ends — and returns the iterate at the centre of that window.
 #
-# `stop="auto"` picks one per task (`AUTO_RULES`):
+# `stop="auto"` picks one per task: each task's declaration in the registry
+# (`tinydip.tasks.TASKS`) carries its stopping spec (`Task.stopping`):
 
 # %%
-for task, spec in AUTO_RULES.items():
-    print(f"{task:>8}: auto = {spec['auto']}")
+for name, task in TASKS.items():
+    print(f"{name:>8}: auto = {task.stop_spec('auto')[0]}")
 for rule in ("val", "wmv"):
-    name, opts, stream = auto_rule_spec("denoise", rule)
+    name, opts, stream = TASKS["denoise"].stop_spec(rule)
     print(f"denoise, {name}: {opts or 'class defaults'}, watching the {stream} output")
 print("wmv defaults:", {k: getattr(make_rule("wmv"), k)
                         for k in ("window", "patience", "warmup", "min_rel_delta", "select")})
@@ -119,7 +121,7 @@ def watched_fit(noisy, iters, lr=0.01, seed=0):
                                         channel_axis=1)
     rules = {}
     for rule in ("val", "wmv"):
-        name, opts, _ = auto_rule_spec("denoise", rule)
+        name, opts, _ = TASKS["denoise"].stop_spec(rule)
         rules[name] = make_rule(name, **opts)
     log = {"psnr": [], "val": [], "wmv": []}
     stops = {}
@@ -226,8 +228,8 @@ print(f"oracle moved from iteration {base['oracle']} to {strong['oracle']}; the 
 # The PSNR peak came much earlier; the `val` statistic, which measures the error, moved
 # with it. The variance knee did not follow, and the `wmv` rule returns an iterate well
 # past the peak, where the network has already reproduced part of the noise.
-# This is why `AUTO_RULES` uses `val` for denoising, where the noise level varies from image
-# to image, and `wmv` for inpainting and super-resolution, where the observation is
+# This is why `stop="auto"` means `val` for denoising, where the noise level varies from
+# image to image, and `wmv` for inpainting and super-resolution, where the observation is
 # noise-free, there is little to overfit, and the knee simply marks the point where the
 # output has settled (and holding out pixels would cost information).
 #
@@ -353,7 +355,7 @@ print("All chapter 10 checks passed")
 # 2. Both rules watch the *smoothed* output, and `fit` validates the smoothed output too.
 #    What could go wrong if the held-out loss of the raw output chose the iteration and the
 #    smoothed output were returned?
-# 3. Super-resolution observations are usually noise-free. Why does `AUTO_RULES` use `wmv`
-#    there — would `val` pick a bad iterate?
+# 3. Super-resolution observations are usually noise-free. Why does `stop="auto"` mean
+#    `wmv` there — would `val` pick a bad iterate?
 #
 # Short answers: `tutorials/ANSWERS.md`.

@@ -33,8 +33,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinydip.degrade import add_noise
-from tinydip.fit import fit
-from tinydip.images import sample_image, to_image, to_tensor
+from tinydip.fitting.fit import fit
+from tinydip.io.images import sample_image, to_image, to_tensor
 from tinydip.metrics import psnr
 from tinydip.models import deep_decoder, skip_unet, unet_config
 from tinydip.nn import Concat, Sequential
@@ -50,7 +50,7 @@ if QUICK:
 else:
     SIZE, ITERS, LEVELS, WIDTH = 128, 600, 5, 32
     DECODER, DEC_ITERS = {"k": 64, "layers": 6}, 1500
-CONFIG = unet_config("denoise", channels_down=(WIDTH,) * LEVELS, channels_up=(WIDTH,) * LEVELS,
+CONFIG = unet_config("skip5-128", channels_down=(WIDTH,) * LEVELS, channels_up=(WIDTH,) * LEVELS,
                      channels_skip=(4,) * LEVELS)
 print("quick mode" if QUICK else "full mode", f"- {SIZE}x{SIZE} image, {ITERS} iterations")
 

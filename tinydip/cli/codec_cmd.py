@@ -15,13 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..argtypes import (
-    learning_rate,
-    memory_size,
-    nonnegative_int,
-    positive_float,
-    positive_int,
-)
 from ..codec.allocation import ALLOCATIONS
 from ..codec.deepdecoder import (
     CodecConfig,
@@ -34,15 +27,22 @@ from ..codec.deepdecoder import (
 from ..codec.entropy import CODERS
 from ..codec.fitting import SCHEDULES
 from ..codec.quantize import VALID_BITS
-from ..fileio import (
+from ..io.files import (
     FIGURE_EXTENSIONS,
     IMAGE_EXTENSIONS,
     check_outputs,
     write_bytes,
     write_json,
 )
-from ..images import sample_image, save_image
-from ..tasks.registry import load
+from ..io.images import load_input as load
+from ..io.images import sample_image, save_image
+from .argtypes import (
+    learning_rate,
+    memory_size,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from .commands import INTERRUPT_STATUS
 
 _DEFAULTS = CodecConfig()

@@ -2,7 +2,8 @@
 problem from the arguments, fit, write results.
 
 The task's own options and how its problem is made come from its declaration
-(:mod:`tinydip.tasks.catalogue`); the options every task shares are added here.
+(:mod:`tinydip.tasks.catalogue`, as flags by :mod:`.task_args`); the options every task
+shares are added here.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import replace
 from functools import partial
 
 from .. import tasks
-from ..argtypes import learning_rate, memory_size, positive_int
-from ..fileio import FIGURE_EXTENSIONS, IMAGE_EXTENSIONS, check_outputs, write_json
-from ..images import save_image
-from ..plotting import plot_training
-from ..tasks.registry import Task, load
+from ..fitting.stopping import RULE_NAMES
+from ..io.files import FIGURE_EXTENSIONS, IMAGE_EXTENSIONS, check_outputs, write_json
+from ..io.images import load_input, save_image
+from ..tasks.plotting import plot_training
+from ..tasks.registry import Task
+from .argtypes import learning_rate, memory_size, positive_int
+from .task_args import add_task_options, task_values
 
 # what each early-stopping rule's statistic is, for the plot's second loss axis
 STAT_LABELS = {"val": "held-out MSE (val rule)", "wmv": "output variance (wmv rule)"}
@@ -33,7 +36,7 @@ def _common(p: argparse.ArgumentParser, iters_default: str) -> None:
     p.add_argument("--lr", type=learning_rate, default=None, help="Adam learning rate "
                    "(default 0.01; at most 1)")
     p.add_argument("--seed", type=int, default=0, help="seed for z, jitter, init (default 0)")
-    p.add_argument("--stop", choices=("auto", "wmv", "val", "none"), default="auto",
+    p.add_argument("--stop", choices=RULE_NAMES, default="auto",
                    help="ground-truth-free early stopping (default auto; none = run all "
                    "iterations)")
     p.add_argument("--out", metavar="OUT.png", help="write the output image here")
@@ -50,7 +53,7 @@ def _common(p: argparse.ArgumentParser, iters_default: str) -> None:
 
 def add_task(p: argparse.ArgumentParser, task: Task) -> None:
     """The subcommand of ``task``: its own options, then the shared ones."""
-    task.add_arguments(p)
+    add_task_options(p, task)
     _common(p, str(task.fit_defaults.get("iters", 3000)))
     p.set_defaults(func=partial(run_task, task))
 
@@ -69,7 +72,7 @@ def _options(args) -> dict:
 def _truth(args, shape):
     if not args.truth:
         return None
-    truth = load(args.truth, "truth")
+    truth = load_input(args.truth, "truth")
     if truth.shape[:2] != tuple(shape[:2]):
         raise ValueError(f"truth {args.truth} is {truth.shape[0]}x{truth.shape[1]} but the "
                          f"output is {shape[0]}x{shape[1]}")
@@ -94,18 +97,27 @@ def check_paths(args) -> None:
 
 def run_task(task: Task, args) -> int:
     check_paths(args)
-    problem = task.from_args(args)
+    problem = task.from_options(task_values(task, args))
+    if problem.preview is not None:  # e.g. inpaint --preview-mask: instead of the fit
+        return _write_preview(args, problem)
     for note in problem.notes:
         print(note, file=sys.stderr)
-    if problem.preview is not None:  # e.g. inpaint --preview-mask: instead of the fit
-        for line in problem.preview():
-            print(line)
-        return 0
     if args.truth:  # --truth wins over a truth the task made itself
         problem = replace(problem, truth=_truth(args, problem.output_shape()))
     result = tasks.run(task, problem, net=args.net, seed=args.seed,
                        max_memory=args.max_memory, log=_stderr, **_options(args))
     return _finish(args, result)
+
+
+def _write_preview(args, problem) -> int:
+    """The problem's preview images instead of a fit (paths checked first: exit 2)."""
+    inputs = {opt: vars(args).get(key) for opt, key in
+              (("IMAGE", "image"), ("--truth", "truth"), ("--mask", "mask"))}
+    check_outputs({label: (path, (".png",)) for label, (path, _) in problem.preview.items()},
+                  inputs)
+    paths = [str(save_image(path, image)) for path, image in problem.preview.values()]
+    print("; ".join(problem.notes) + "; wrote " + " and ".join(paths))
+    return 0
 
 
 def _finish(args, result: tasks.TaskResult) -> int:
@@ -134,18 +146,9 @@ def _finish(args, result: tasks.TaskResult) -> int:
     if args.plot:
         names = ["observation", "truth", "last", "best", "smoothed", "pilot", "output"]
         imgs = {k: result.images[k] for k in names if k in result.images}
-        marks = {}
-        if f.stopped_iter is not None:
-            marks["auto stop"] = f.stopped_iter
-        if sel.by_rule:
-            marks["selected"] = sel.iteration
-        if result.psnr and f.history and "psnr" in f.history[0]:
-            # the truth's best iterate of the stream the output comes from
-            key = "psnr_smoothed" if sel.smoothed else "psnr"
-            marks["oracle best"] = max(f.history, key=lambda r: r[key])["iter"]
         rule = result.settings.get("stop")
         plot_training(f.history, imgs, args.plot, title=f"{result.task} ({result.net})",
-                      marks=marks, stat_label=STAT_LABELS.get(rule, "stopping statistic"))
+                      marks=result.marks(), stat_label=STAT_LABELS.get(rule, "stopping statistic"))
         print(f"  wrote {args.plot}")
     if f.interrupted:
         return INTERRUPT_STATUS[f.interrupted_by]

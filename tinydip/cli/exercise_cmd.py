@@ -31,7 +31,7 @@ def run_start(args) -> int:
 
 def run_check(args) -> int:
     from ..exercises import check
-    from ..jit_notice import compile_notice
+    from ..runtime.jit_notice import compile_notice
 
     with compile_notice(lambda s: print(s, file=sys.stderr, flush=True)):
         path, results = check(args.name, args.file)

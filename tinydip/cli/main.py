@@ -9,7 +9,7 @@ import sys
 import warnings
 from functools import partial
 
-from ..interrupt import describe, exit_status, sigterm_as_interrupt
+from ..runtime.interrupt import describe, exit_status, sigterm_as_interrupt
 from ..tasks import TASKS
 from . import codec_cmd, commands, exercise_cmd, gradcheck_cmd, notebooks_cmd, study_cmd
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..argtypes import nonnegative_int, positive_int
+from .argtypes import nonnegative_int, positive_int
 
 
 def add_study(p: argparse.ArgumentParser) -> None:

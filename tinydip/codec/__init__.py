@@ -51,10 +51,7 @@ compress`` / ``tinydip decompress``) is :mod:`tinydip.cli.codec_cmd`.
 """
 
 from tinydip.codec.baselines import (
-    HaarPyramid,
     haar_compress,
-    haar_forward,
-    haar_inverse,
     haar_num_coefficients,
     jpeg_at_size,
 )
@@ -102,7 +99,6 @@ __all__ = [
     "MAGIC",
     "REQUIRED_KEYS",
     "CodecError",
-    "HaarPyramid",
     "QTensor",
     "decode_tdd",
     "dequantize",
@@ -115,8 +111,6 @@ __all__ = [
     "StepCodes",
     "step_quantize",
     "haar_compress",
-    "haar_forward",
-    "haar_inverse",
     "haar_num_coefficients",
     "jpeg_at_size",
     "pack_codes",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..images import to_image
-from ..memory import default_budget, format_bytes
+from ..fitting.memory import default_budget, format_bytes
+from ..io.images import to_image
 from .container import CodecError, decode_tdd, read_tdd
 from .folded import check_architecture, decode_image, decode_memory, tensor_shapes
 from .format3 import register_layout
@@ -39,7 +39,7 @@ def decompress(source, *, with_header: bool = False, max_memory: int | None = No
     Returns the float32 image in (0, 1), or ``(image, header)`` with ``with_header=True``.
     Raises :class:`CodecError` for files that are not readable Deep Decoder files, and
     before anything large is allocated if decoding would need more than ``max_memory``
-    bytes (default: :func:`tinydip.memory.default_budget`; see :func:`decode_memory`).
+    bytes (default: :func:`tinydip.fitting.memory.default_budget`; see :func:`decode_memory`).
     """
     def check(header: dict) -> None:
         check_fields(header, max_memory)
@@ -58,7 +58,7 @@ def check_fields(header: dict, max_memory: int | None = None) -> tuple[dict, int
 
     Refuses (CodecError, one line) another model, a bad architecture, sizes out of range,
     and a file whose decoding would need more memory than ``max_memory`` (default
-    :func:`tinydip.memory.default_budget`): the limit follows from the estimate, not from a
+    :func:`tinydip.fitting.memory.default_budget`): the limit follows from the estimate, not from a
     fixed element count.
     """
     if header.get("model") != MODEL:

@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..fit import fit_step
-from ..images import to_tensor
+from ..fitting.fit import fit_step
+from ..io.images import to_tensor
 from ..metrics import psnr
 from ..models import decoder_num_parameters
 from ..nn import Conv2d, Sequential

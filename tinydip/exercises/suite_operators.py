@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from ..degrade import Downsampler
-from ..stopping import WindowedVariance
+from ..fitting.stopping import WindowedVariance
+from ..operators import Downsampler
 from .checks import Fail, LearnerModule, Suite, compare, expect_array, gradcheck
 
 DOWNSAMPLER = Suite()

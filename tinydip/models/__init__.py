@@ -2,11 +2,10 @@
 
 from .decoder import decoder_num_parameters, deep_decoder
 from .prior import Prior, uniform_input
-from .unet import PRESET_ALIASES, PRESETS, UNetConfig, check_size, skip_unet, unet_config
+from .unet import PRESETS, UNetConfig, check_size, skip_unet, unet_config
 
 __all__ = [
     "PRESETS",
-    "PRESET_ALIASES",
     "Prior",
     "UNetConfig",
     "check_size",

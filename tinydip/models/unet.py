@@ -71,19 +71,12 @@ PRESETS: dict[str, UNetConfig] = {
                            bn_after_concat=False),
 }
 
-# Former task-named presets (tutorials, scripts): which architecture each task used.
-PRESET_ALIASES: dict[str, str] = {"denoise": "skip5-128", "sr": "skip5-128",
-                                  "inpaint": "skip5-128-wide-nearest"}
-
-
 def unet_config(preset: str = "skip5-128", **overrides) -> UNetConfig:
-    """A preset configuration (see ``PRESETS``, or an alias in ``PRESET_ALIASES``) with fields
+    """A preset configuration (see ``PRESETS``; a task's preset is ``Task.prior``) with fields
     overridden by keyword."""
-    name = PRESET_ALIASES.get(preset, preset)
-    if name not in PRESETS:
-        raise ValueError(f"unknown U-Net preset {preset!r}; choose from "
-                         f"{sorted(PRESETS) + sorted(PRESET_ALIASES)}")
-    return replace(PRESETS[name], **overrides)
+    if preset not in PRESETS:
+        raise ValueError(f"unknown U-Net preset {preset!r}; choose from {sorted(PRESETS)}")
+    return replace(PRESETS[preset], **overrides)
 
 
 def skip_unet(config: UNetConfig | None = None, rng: np.random.Generator | None = None,

@@ -37,7 +37,7 @@ class Conv2d(Module):
     "auto" (default) keeps it while it is at most ``KEEP_MAX_BYTES`` and rebuilds larger ones
     (where the memory is: the paper U-Net at 512x512 peaks ~30% lower for ~5% more time; at
     128x128 every buffer is kept). :meth:`set_keep_cols` changes it later
-    (``tinydip.memory`` turns it off everywhere when a fit would not fit the memory budget).
+    (``tinydip.fitting.memory`` turns it off everywhere when a fit would not fit the memory budget).
 
     ``algo`` picks how the convolution is computed; all three give the same numbers up to
     float rounding. "im2col": im2col + one matrix product (any kernel, any stride).

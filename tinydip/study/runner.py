@@ -23,8 +23,8 @@ import numpy as np
 
 from .. import __version__
 from ..metrics import psnr, ssim
-from . import tasks as study_tasks
-from .tasks import TaskSpec
+from . import problems as study_problems
+from .problems import TaskSpec
 
 
 @dataclass
@@ -188,28 +188,26 @@ def run_one(p: Payload) -> Outcome:
             raise ValueError(p.error or "no pixels")
         _tune_malloc()
         _set_threads(p.threads)
-        obs = study_tasks.degrade(p.task, np.asarray(p.pixels, np.float32), p.seed)
-        out.observation = obs.observation
-        border = study_tasks.psnr_y_border(p.task)
-        if p.baseline:
-            name, img = study_tasks.baseline(p.task, obs)
-            row.baseline = name
+        problem = study_problems.degrade(p.task, np.asarray(p.pixels, np.float32), p.seed)
+        out.observation = problem.observation
+        border, truth = problem.psnr_border, problem.truth
+        base = study_problems.baseline(p.task, problem) if p.baseline else None
+        if base is not None:
+            row.baseline = base[0]
             row.baseline_psnr, row.baseline_psnr_y, row.baseline_ssim = \
-                _scores(img, obs.truth, border)
-        res = study_tasks.fit(p.task, obs, p.setting, p.seed)
+                _scores(base[1], truth, border)
+        res = study_problems.fit(p.task, problem, p.setting, p.seed)
         # read everything through the public TaskResult API: images, psnr, report()
         rep = res.report()
         out.output = res.images["output"]
-        row.psnr, row.psnr_y, row.ssim = _scores(out.output, obs.truth, border)
+        row.psnr, row.psnr_y, row.ssim = _scores(out.output, truth, border)
         row.psnr_input = res.psnr.get("input")
         row.max_iters = rep.get("max_iters")
         row.iters_run, row.stopped_iter = rep.get("iters"), rep.get("stopped_iter")
         row.stop_reason = rep.get("stop_reason") or ""
         row.output_iter, row.best_iter = rep.get("output_iter"), rep.get("best_iter")
-        row.oracle_psnr, row.oracle_iter = _oracle(
-            getattr(getattr(res, "fit", None), "history", None) or rep.get("history", []))
+        row.oracle_psnr, row.oracle_iter = _oracle(res.fit.history)
         row.fit_seconds = rep.get("seconds")
-        rep.update(obs.info)
         out.report = rep
         row.status = "ok"
     except Exception as exc:  # noqa: BLE001 - a failed run is a row, not a crash

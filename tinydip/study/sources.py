@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..images import ImageError, load_image, sample_image
+from ..io.images import ImageError, load_image, sample_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 DEFAULT_SAMPLE_SIZE = 64
@@ -56,7 +56,7 @@ class ImageSource:
     content_hash: str = ""
 
     def load(self, resize: int | None = None) -> np.ndarray:
-        """HxWxC float32 pixels (raises :class:`~tinydip.images.ImageError` if unreadable)."""
+        """HxWxC float32 pixels (raises :class:`~tinydip.io.images.ImageError` if unreadable)."""
         if self.sample is not None:
             return _sample_pixels(self.sample, int(self.size or DEFAULT_SAMPLE_SIZE))
         img = load_image(self.path)

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from . import tasks as study_tasks
+from . import problems as study_problems
+from .problems import SETTING_KEYS, TaskSpec, identity_json
 from .sources import ImageSource, resolve_entry
-from .tasks import SETTING_KEYS, TaskSpec, identity_json
 
 try:
     import tomllib  # Python >= 3.11
@@ -134,7 +134,7 @@ def _settings(doc: dict, problems: list[str]) -> list[Setting]:
             parts = ([s["name"]] if s.get("name") else []) + \
                 [f"{k}={_fmt(v)}" for k, v in point.items() if len(grid[k]) > 1]
             name = ",".join(parts) or "default"
-            bad = study_tasks.check_setting(opts, f"setting {name!r}")
+            bad = study_problems.check_setting(opts, f"setting {name!r}")
             problems += [b for b in bad if b not in problems]
             out.append(Setting(name, opts))
     return out
@@ -180,7 +180,7 @@ def parse_study(doc: dict, base: Path | str = ".", source: str = "study") -> Stu
         problems.append('tasks must be a non-empty array of tables: [[tasks]] kind = "denoise"')
     else:
         for i, t in enumerate(task_tables):
-            spec, bad = study_tasks.task_spec(t, f"[[tasks]] #{i + 1}")
+            spec, bad = study_problems.task_spec(t, f"[[tasks]] #{i + 1}")
             problems += bad
             if spec is not None:
                 specs.append(spec)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..images import save_image
+from ..io.images import save_image
 from .runner import COLUMNS, Outcome
 
 

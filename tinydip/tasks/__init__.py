@@ -7,7 +7,7 @@ Every task is one :class:`Task` declaration in :mod:`tinydip.tasks.catalogue` (r
     result = denoise(noisy, truth=clean, iters=2000)       # a TaskResult
 
 Each builds the prior (the task's U-Net preset, or a Deep Decoder), fits it with
-:func:`tinydip.fit.fit` through the task's operator and returns a :class:`TaskResult`
+:func:`tinydip.fitting.fit.fit` through the task's operator and returns a :class:`TaskResult`
 holding HxWxC images, PSNRs against the ground truth when one is given, and a JSON-ready
 report.
 """
@@ -18,15 +18,12 @@ from . import catalogue  # noqa: F401  (registers the tasks)
 from .registry import TASKS, Problem, Task, auto_rule_spec, get_task, register
 from .runner import NETS, TaskResult, build_net, make_api, resolve_stop, run
 
-TASK_DEFAULTS: dict[str, dict] = {name: t.fit_defaults for name, t in TASKS.items()}
-"""Each task's fit defaults (compatibility view of ``TASKS[name].fit_defaults``)."""
-
 _API = {t.api_name: make_api(t) for t in TASKS.values()}
 denoise = _API["denoise"]
 inpaint = _API["inpaint"]
 super_resolve = _API["super_resolve"]
 
-__all__ = ["NETS", "TASKS", "TASK_DEFAULTS", "Problem", "Task", "TaskResult", "auto_rule_spec",
+__all__ = ["NETS", "TASKS", "Problem", "Task", "TaskResult", "auto_rule_spec",
            "build_net", "get_task", "make_api", "register", "resolve_stop", "run",
            *sorted(_API)]
 

@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..images import to_tensor
-from ..interrupt import Terminated
+from ..io.images import to_tensor
 from ..metrics import psnr
-from .runner import TaskResult
+from ..runtime.interrupt import Terminated
+from .result import TaskResult
 
 STREAMS = ("last", "best", "smoothed", "output")
 
@@ -27,7 +27,7 @@ def combine(members: list[TaskResult], requested: int,
 
     Members that were interrupted or diverged are left out of the mean when a complete one
     exists (an interrupted member stopped before its best; kept alone only if nothing
-    completed). ``fit`` is the first member's :class:`~tinydip.fit.FitResult` (its history
+    completed). ``fit`` is the first member's :class:`~tinydip.fitting.fit.FitResult` (its history
     and selection) with the mean output and the TOTAL iterations and seconds;
     ``extra["ensemble"]`` lists every member (seed, iterations, seconds, output iteration
     and, with a truth, PSNR). ``interrupted``: a Ctrl-C/SIGTERM caught between two fits.

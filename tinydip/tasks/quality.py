@@ -3,7 +3,8 @@
 A setting is the skip U-Net's width, how many fits from consecutive seeds are averaged
 (:mod:`tinydip.tasks.ensemble`), the weight of a total-variation term in the loss
 (:func:`tinydip.functional.tv.with_tv`) and whether the output is the pilot of a Wiener
-pass (:func:`tinydip.grouped_wiener.grouped_wiener`). The settings are chosen by measurement
+pass (:func:`tinydip.denoising.grouped_wiener.grouped_wiener`). The settings are chosen by
+measurement
 (benchmarks/bench_denoise.py; benchmarks/README.md, *Denoising: quality settings*).
 """
 

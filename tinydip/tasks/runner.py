@@ -2,7 +2,7 @@
 score, report.
 
 :func:`run` builds the prior (the task's U-Net preset, or a Deep Decoder), fits it with
-:func:`tinydip.fit.fit` through the problem's operator and returns a :class:`TaskResult`
+:func:`tinydip.fitting.fit.fit` through the problem's operator and returns a :class:`TaskResult`
 holding HxWxC images, PSNRs against the ground truth when one is given (and of the task's
 classical baselines), and a JSON-ready report.
 """
@@ -10,21 +10,22 @@ classical baselines), and a JSON-ready report.
 from __future__ import annotations
 
 import inspect
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
-from ..fit import FitConfig, FitResult, fit
-from ..images import check_min_size, to_image, to_tensor
-from ..interrupt import Terminated, describe
-from ..jit_notice import compile_notice
-from ..memory import format_bytes, peak_rss, plan_fit
+from ..fitting.fit import FitConfig, fit
+from ..fitting.memory import format_bytes, peak_rss, plan_fit
+from ..io.images import check_min_size, to_image, to_tensor
 from ..metrics import psnr
 from ..models import Prior, deep_decoder, skip_unet, unet_config
+from ..runtime.interrupt import Terminated, describe
+from ..runtime.jit_notice import compile_notice
+from .ensemble import combine
 from .registry import Problem, Task, auto_rule_spec, get_task
+from .result import TaskResult
 
 NETS = ("unet", "decoder")
 
@@ -72,63 +73,16 @@ def as_image(img: np.ndarray, name: str) -> np.ndarray:
     return a.astype(np.float32, copy=False)
 
 
-@dataclass
-class TaskResult:
-    """What a task returns: HxWxC images, PSNRs and the underlying :class:`FitResult`."""
-
-    task: str
-    net: str
-    params: int
-    fit: FitResult
-    images: dict[str, np.ndarray]  # observation, [truth], last, best, smoothed, output
-    psnr: dict[str, float] = field(default_factory=dict)
-    settings: dict = field(default_factory=dict)
-    baselines: dict[str, float] = field(default_factory=dict)  # PSNR of classical methods
-    extra: dict = field(default_factory=dict)  # the problem's report fields
-
-    @property
-    def output(self) -> np.ndarray:
-        return self.images["output"]
-
-    def report(self, history_every: int = 10) -> dict:
-        """A JSON-ready summary (the CLI's ``--report``)."""
-        f = self.fit
-        sel = f.selection
-        h, w = self.output.shape[:2]
-        rep = {"task": self.task, "net": self.net, "iters": f.iters_run,
-               "max_iters": self.settings.get("iters"), "seed": self.settings.get("seed"),
-               "seconds": round(f.seconds, 3),
-               "seconds_per_iter": round(f.seconds_per_iter, 5), "params": self.params,
-               "height": h, "width": w, "channels": self.output.shape[2],
-               "best_iter": f.best_iter, "output": sel.describe(), "output_iter": sel.iteration,
-               "output_stream": sel.stream, "output_rule": sel.rule,
-               "stop_rule": self.settings.get("stop"),
-               "stop_requested": self.settings.get("stop_requested"),
-               "stop_on": self.settings.get("stop_on"),
-               "stop_options": self.settings.get("stop_options"), "stopped_iter": f.stopped_iter,
-               "stop_reason": f.stop_reason, "interrupted": f.interrupted,
-               "rollbacks": list(f.rollbacks),
-               "settings": self.settings}
-        for k, v in {**self.psnr, **self.baselines}.items():
-            rep[f"psnr_{k}"] = None if not math.isfinite(v) else round(v, 4)
-        rep.update(self.extra)
-        keep = {"iter", "loss", "psnr", "psnr_smoothed", "stat", "val_loss"}
-        rep["history"] = [{k: v for k, v in r.items() if k in keep}
-                          for r in f.history if r["iter"] % history_every == 0
-                          or r["iter"] == f.iters_run - 1]
-        return rep
-
-
 def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
         net_options: dict | None = None, max_memory: int | None = None,
         log: Callable[[str], None] | None = None, **fit_options) -> TaskResult:
     """Fit ``task``'s prior to ``problem`` (``fit_options``: :class:`FitConfig` fields over the
     task's ``fit_defaults``).
 
-    Before fitting, the peak memory is estimated (:func:`tinydip.memory.plan_fit`): over
+    Before fitting, the peak memory is estimated (:func:`tinydip.fitting.memory.plan_fit`): over
     ``max_memory`` bytes (default: 80% of the memory available now) the convolutions switch to
     lean mode (rebuild their buffers in backward: less memory, a little more time), and a
-    :class:`~tinydip.memory.MemoryBudgetError` is raised if even that is over. The estimate
+    :class:`~tinydip.fitting.memory.MemoryBudgetError` is raised if even that is over. The estimate
     is in the report and, with ``log``, announced in one line before the fit starts.
     ``problem.restarts > 1``: that many fits (seeds ``seed``, ``seed + 1``, ...) averaged
     (:func:`~.ensemble.combine`). ``problem.postfilter``: applied to that output last
@@ -234,8 +188,6 @@ MEMORY_ADVICE = ("use a smaller image (--size for the built-in sample), a smalle
 def _restarts(t: Task, problem: Problem, *, seed: int, log, **options) -> TaskResult:
     """``problem.restarts`` fits, one seed each, averaged; an interrupted or diverged member
     ends the series (the completed members are kept: nothing lost)."""
-    from .ensemble import combine
-
     single = replace(problem, restarts=1)
     members: list[TaskResult] = []
     interrupted = None

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-from .fileio import atomic_write
+from .files import atomic_write
 from .png16 import is_gray_alpha16, read_gray_alpha16
 
 __all__ = [
@@ -167,6 +167,14 @@ def load_image(path: PathLike) -> np.ndarray:
         raise ImageError(f"{name}: corrupt or truncated image file ({msg})") from None
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
+def load_input(path: PathLike, what: str) -> np.ndarray:
+    """:func:`load_image` of a file a person named (``what``: "image", "mask", ...); a
+    missing file is a one-line ValueError that says which."""
+    if not Path(path).exists():
+        raise ValueError(f"{what} file not found: {path}")
+    return load_image(path)
 
 
 def save_image(path: PathLike, img: np.ndarray) -> Path:

@@ -6,7 +6,8 @@ coefficient of a sliding 8x8 DCT, how much of the NOISY image to keep: the Wiene
 ``p^2 / (p^2 + sigma^2)`` with ``p`` the pilot's coefficient. This is the second step of
 BM3D (Dabov et al., 2007) without block matching; as an "empirical Wiener filter" it goes
 back to Ghael, Sayeed & Baraniuk (1997). It needs the noise level: the estimate from the
-image alone (:func:`tinydip.noise_estimate.estimate_sigma`) is enough. Before the gains are
+image alone (:func:`~tinydip.denoising.noise_estimate.estimate_sigma`)
+is enough. Before the gains are
 computed, the pilot's power is calibrated frequency by frequency against the noisy image's
 (:func:`pilot_calibration`): a DIP fit is smoother than the image, and uncalibrated gains
 would throw away the detail it lacks.

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .functional.workspace import clear_workspace
-from .models.prior import Prior
-from .nn import Conv2d
+from ..functional.workspace import clear_workspace
+from ..models.prior import Prior
+from ..nn import Conv2d
 
 __all__ = ["FitEstimate", "MemoryBudgetError", "available_memory", "default_budget",
            "current_rss", "peak_rss", "estimate_fit", "check_budget", "plan_fit",

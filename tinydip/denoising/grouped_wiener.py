@@ -1,13 +1,13 @@
 """Grouped Wiener filtering guided by a pilot: BM3D's second step with any pilot.
 
-:func:`tinydip.pilot_wiener.pilot_wiener` shrinks the noisy image window by window. This
+:func:`tinydip.denoising.pilot_wiener.pilot_wiener` shrinks the noisy image window by window. This
 module adds block matching (Dabov et al., 2007): for each reference patch, the patches of
 the image that look most like it -- judged on the PILOT, which is nearly noise-free -- are
 stacked into a 3-D group, and the Wiener gains are applied in a 3-D transform of the group
 (2-D DCT of every patch, then a DCT across the stack). Similar patches make the group's
 spectrum sparser than one patch's, so the gains separate signal from noise better. CBM3D
 gets its pilot from a first hard-thresholding step; here the pilot is a DIP fit, its power
-calibrated per frequency (:func:`tinydip.pilot_wiener.pilot_calibration`).
+calibrated per frequency (:func:`tinydip.denoising.pilot_wiener.pilot_calibration`).
 
 Measured (benchmarks/README.md, "Denoising beyond one fit"; four images, DIP width-32 fits,
 no ground truth): +0.06 dB over the calibrated sliding pass at 128x128 and +0.09 at 256x256
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.fft import dctn, idctn
 
-from .kernels.block_match import aggregate, block_match
+from ..kernels.block_match import aggregate, block_match
 from .pilot_wiener import OPPONENT, checked_pair, pilot_calibration
 
 __all__ = ["grouped_wiener", "reference_corners", "PATCH", "MAX_GROUP", "RADIUS"]
@@ -59,7 +59,7 @@ def grouped_wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: float, *,
         difference (images' units squared) of a match (``inf``: no limit); defaults:
         BM3D's.
     calibrate : scale the pilot's power per 2-D frequency as in
-        :func:`~tinydip.pilot_wiener.pilot_wiener` (False: plain BM3D gains).
+        :func:`~tinydip.denoising.pilot_wiener.pilot_wiener` (False: plain BM3D gains).
     chunk : groups transformed at once (memory: about 8 x chunk x max_group x C x patch^2
         float64 numbers, 13 MB at the defaults for colour; larger chunks are no faster).
 
@@ -69,7 +69,7 @@ def grouped_wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: float, *,
 
     Notes
     -----
-    Colour images are rotated by :data:`~tinydip.pilot_wiener.OPPONENT` (the noise stays
+    Colour images are rotated by :data:`~tinydip.denoising.pilot_wiener.OPPONENT` (the noise stays
     white); patches are matched on the pilot's first (luminance) channel and the same
     groups are used for every channel. A group of :math:`n` patches (:math:`n` the largest
     power of two not above the number of matches) is transformed by :math:`T`, the

@@ -1,6 +1,7 @@
 """Held-out pixels for self-validation: split the known pixels, and the MSE on a mask.
 
-Used by the ``val`` stopping rule (:class:`tinydip.stopping.ValidationLoss`): the fitting loop
+Used by the ``val`` stopping rule (:class:`tinydip.fitting.stopping.ValidationLoss`): the
+fitting loop
 trains on ``train_mask`` and reports the MSE on ``val_mask`` as an estimate of the error to the
 truth (valid when the noise is independent across pixels).
 """

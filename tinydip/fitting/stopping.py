@@ -250,7 +250,8 @@ class ValidationLoss(_PlateauRule):
 
     The loop trains on ``train_mask`` and passes ``val_loss`` = :func:`masked_mse` of the
     forward-modelled output against the observation on ``val_mask`` (:func:`make_holdout`);
-    :func:`~tinydip.fit.fit` computes it on the stream the rule watches (``stop_on``), so with
+    :func:`~tinydip.fitting.fit.fit` computes it on the stream the rule watches (``stop_on``),
+    so with
     the EMA-smoothed output the minimum is that of the smoothed output, which peaks ~100
     iterations after the raw one (validating the raw output and returning the smoothed one
     landed 0.9 dB below the run's best at sigma 50, vs 0.17 dB; benchmarks/bench_stopping.py).
@@ -339,6 +340,8 @@ class NoStop:
 
 
 _RULES = {"auto": WindowedVariance, "wmv": WindowedVariance, "val": ValidationLoss, "none": NoStop}
+RULE_NAMES: tuple[str, ...] = tuple(_RULES)
+"""What ``stop=`` accepts (``fit``, the CLI's ``--stop``, a study's ``stop``): listed once."""
 
 # A stopping spec says what ``stop="auto"`` means and each rule's tuned options:
 # ``{"auto": rule, rule: (options, watched stream)}``; options not given take the class
@@ -352,7 +355,7 @@ _RULES = {"auto": WindowedVariance, "wmv": WindowedVariance, "val": ValidationLo
 VAL_TUNED = ({"patience": 200, "smooth": 0.99, "warmup": 100}, "smoothed")
 WMV_DEFAULT = ({}, "smoothed")
 GENERIC_STOPPING: dict = {"auto": "wmv", "val": VAL_TUNED, "wmv": WMV_DEFAULT}
-"""The spec of a bare :func:`~tinydip.fit.fit` (no task): the variance knee, valid for
+"""The spec of a bare :func:`~tinydip.fitting.fit.fit` (no task): the variance knee, valid for
 every task and costing no pixels."""
 
 
@@ -394,26 +397,3 @@ def make_rule(name: str, **kw: object) -> StoppingRule:
         return _RULES[key](**kw)
     except TypeError as exc:
         raise ValueError(f"invalid option for stopping rule {name!r}: {exc}") from None
-
-
-# Compatibility: the per-task choice moved into the task declarations (tinydip.tasks).
-def auto_rule_spec(task: str | None, rule: str = "auto") -> tuple[str, dict, str]:
-    """``(rule name, options, stream)`` that ``rule`` means for ``task`` (None: a bare fit).
-
-    Kept for old imports; the registry's :func:`tinydip.tasks.auto_rule_spec` is the home
-    (an unknown task is an error).
-    """
-    if task is None:
-        return rule_spec(GENERIC_STOPPING, rule)
-    from .tasks import auto_rule_spec as task_rule_spec  # lazy: tasks imports this module
-
-    return task_rule_spec(task, rule)
-
-
-def __getattr__(name: str):
-    """``AUTO_RULES`` (old name): ``{task: its stopping spec}`` from the task registry."""
-    if name == "AUTO_RULES":
-        from .tasks import TASKS
-
-        return {t.name: dict(t.stopping) for t in TASKS.values()}
-    raise AttributeError(f"module 'tinydip.stopping' has no attribute {name!r}")

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .fileio import atomic_write
+from ..io.files import atomic_write
 
 __all__ = ["plot_training", "plot_grid"]
 

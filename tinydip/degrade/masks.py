@@ -1,8 +1,7 @@
-"""Inpainting masks made from an image or at random: no image editor needed.
+"""Inpainting masks: ``(H, W)`` bool arrays with ``True`` = known (observed) pixel.
 
-Masks are ``(H, W)`` bool arrays with ``True`` = known (observed) pixel, as everywhere in
-tinydip (:mod:`tinydip.degrade` makes hole and text masks).
-
+* :func:`hole_mask`, :func:`text_mask` -- a square hole, overlaid text;
+* :func:`apply_mask` -- the observation (unknown pixels set to a fill value);
 * :func:`random_mask` -- every pixel dropped with probability ``drop`` (the paper's
   "50 % of the pixels missing" experiment), the same pixels in every channel.
 * :func:`mask_from_color` -- pixels within ``tol`` of a colour are unknown (white text, a
@@ -15,13 +14,152 @@ tinydip (:mod:`tinydip.degrade` makes hole and text masks).
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-__all__ = ["random_mask", "parse_color", "mask_from_color", "mask_from_threshold",
-           "mask_from_alpha", "mask_from_spec", "COLORS", "DEFAULT_TOL"]
+from .noise import _check_rng
+
+
+def _check_hw(h: int, w: int) -> tuple[int, int]:
+    if int(h) != h or int(w) != w or h < 1 or w < 1:
+        raise ValueError(f"mask size must be positive integers, got {h}x{w}")
+    return int(h), int(w)
+
+
+def hole_mask(h: int, w: int, frac: float, rng: np.random.Generator) -> np.ndarray:
+    """One rectangular hole at a random position fully inside the image.
+
+    Parameters
+    ----------
+    h, w : image size.
+    frac : hole side as a fraction of the image side, ``0 <= frac < 1``.
+    rng : picks the position.
+
+    Returns
+    -------
+    mask : ``(h, w)`` bool, ``False`` inside the hole.
+
+    Notes
+    -----
+    The hole is ``hh x hw`` with ``hh = round(frac * h)``, ``hw = round(frac * w)`` (so it
+    covers about ``frac**2`` of the pixels; at least 1 x 1 if ``frac > 0``). Its top-left
+    corner ``(r, c)`` is uniform on ``0 <= r <= h - hh``, ``0 <= c <= w - hw``.
+    """
+    _check_rng(rng)
+    h, w = _check_hw(h, w)
+    if not 0.0 <= frac < 1.0:
+        raise ValueError(f"frac must be in [0, 1), got {frac!r}")
+    mask = np.ones((h, w), dtype=bool)
+    if frac == 0:
+        return mask
+    hh, hw = max(1, round(frac * h)), max(1, round(frac * w))
+    r = int(rng.integers(0, h - hh + 1))
+    c = int(rng.integers(0, w - hw + 1))
+    mask[r:r + hh, c:c + hw] = False
+    return mask
+
+
+def _random_words(rng: np.random.Generator, n: int) -> str:
+    letters = string.ascii_letters
+    words = ["".join(letters[i] for i in rng.integers(0, len(letters), rng.integers(2, 8)))
+             for _ in range(n)]
+    return " ".join(words)
+
+
+def _load_font(size: int) -> tuple[ImageFont.ImageFont | ImageFont.FreeTypeFont, int, int]:
+    """(font, integer upscale, font px at canvas resolution) for Pillow's default font.
+
+    ``load_default(size=...)`` (Pillow >= 10.1 with FreeType) gives ``(font, 1, size)``;
+    otherwise the ~11 px bitmap font is drawn small and upscaled: ``(font, ~size/11, 11)``.
+    """
+    try:
+        font = ImageFont.load_default(size=size)
+        if isinstance(font, ImageFont.FreeTypeFont):
+            return font, 1, size
+    except (TypeError, OSError, ImportError):  # Pillow < 10.1 or no FreeType
+        pass
+    return ImageFont.load_default(), max(1, round(size / 11)), 11
+
+
+def text_mask(
+    h: int,
+    w: int,
+    rng: np.random.Generator,
+    text: str | None = None,
+    font_size: int | None = None,
+) -> np.ndarray:
+    """Inpainting mask of overlaid text lines (``False`` where text covers the image).
+
+    Parameters
+    ----------
+    h, w : image size.
+    rng : picks words, line offsets and horizontal shifts (deterministic for a given seed
+        and Pillow version).
+    text : text to repeat along every line; default random "words" of 2-7 letters.
+    font_size : pixel size; default ``max(8, round(min(h, w) / 8))``.
+
+    Returns
+    -------
+    mask : ``(h, w)`` bool, True = known.
+
+    Notes
+    -----
+    Lines are ``round(1.5 * font_size)`` apart (first line offset random), each shifted
+    left by a random amount, drawn with Pillow's default font (``load_default(size=...)`` on
+    Pillow >= 10.1, else the bitmap font upscaled by an integer factor). Pixels at least
+    half covered by the anti-aliased text are unknown: about 15 % of them at 128 x 128.
+    """
+    _check_rng(rng)
+    h, w = _check_hw(h, w)
+    size = max(8, round(min(h, w) / 8)) if font_size is None else int(font_size)
+    if size < 1:
+        raise ValueError(f"font_size must be positive, got {font_size!r}")
+    if text is not None and not text.strip():
+        raise ValueError("text must contain at least one non-space character")
+    font, scale, fs = _load_font(size)
+    ch, cw = -(-h // scale), -(-w // scale)  # canvas at font resolution
+    step = max(2, round(1.5 * fs))
+    canvas = Image.new("L", (cw, ch), 0)
+    draw = ImageDraw.Draw(canvas)
+    y = -int(rng.integers(0, step))
+    n_words = max(4, int(cw / fs))  # more than enough letters to cross the canvas
+    while y < ch:
+        line = _random_words(rng, n_words) if text is None else (text.strip() + " ") * n_words
+        x = -int(rng.integers(0, max(1, round(3 * fs))))
+        draw.text((x, y), line, fill=255, font=font)
+        y += step
+    ink = np.asarray(canvas) >= 128
+    if scale > 1:
+        ink = np.repeat(np.repeat(ink, scale, axis=0), scale, axis=1)[:h, :w]
+    return ~ink
+
+
+def apply_mask(img: np.ndarray, mask: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """Set unknown pixels (``mask == False``) of an ``(H, W)`` or ``(H, W, C)`` image to ``fill``.
+
+    ``mask`` is ``(H, W)``, bool or 0/1 numbers. Returns a new array of ``img``'s dtype.
+    """
+    a = np.asarray(img)
+    m = _as_bool_mask(mask)
+    if a.ndim not in (2, 3) or a.shape[:2] != m.shape:
+        raise ValueError(f"image of shape {a.shape} does not match mask of shape {m.shape}")
+    mm = m if a.ndim == 2 else m[:, :, None]
+    return np.where(mm, a, np.asarray(fill, dtype=a.dtype)).astype(a.dtype, copy=False)
+
+
+def _as_bool_mask(mask: np.ndarray) -> np.ndarray:
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be 2-D (H, W), got shape {m.shape}")
+    if m.dtype != bool:
+        if not np.all((m == 0) | (m == 1)):
+            raise ValueError("mask must be boolean or contain only 0 and 1")
+        m = m.astype(bool)
+    return m
+
 
 COLORS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "red": (1.0, 0.0, 0.0),
           "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0), "yellow": (1.0, 1.0, 0.0),
@@ -90,7 +228,7 @@ def mask_from_threshold(img: np.ndarray, level: float) -> np.ndarray:
 
 def mask_from_alpha(path: str | Path) -> np.ndarray:
     """Unknown where the image file's alpha is below one half (transparent pixels); the
-    alpha is read with Pillow (``tinydip.images.load_image`` drops it). ValueError if the
+    alpha is read with Pillow (``tinydip.io.images.load_image`` drops it). ValueError if the
     file has no alpha channel (nor a transparent palette entry)."""
     p = Path(path)
     try:

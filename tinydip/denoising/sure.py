@@ -2,7 +2,8 @@
 
 For ``y = x + n``, ``n ~ N(0, sigma^2 I)`` and a weakly differentiable denoiser ``f``, SURE
 is an unbiased estimate of the mean squared error ``||f(y) - x||^2 / n`` that needs no
-clean image -- only sigma (known, or :func:`tinydip.noise_estimate.estimate_sigma`) and the
+clean image -- only sigma (known, or
+:func:`tinydip.denoising.noise_estimate.estimate_sigma`) and the
 divergence of ``f``, which the Monte-Carlo estimate of Ramani, Blu & Unser (2008) gets
 from one extra evaluation at a perturbed input.  For DIP, ``f`` is the whole fitting
 process (``y`` -> the output after t iterations from a fixed seed); :class:`PairedSure`
