@@ -13,9 +13,8 @@ from ..runtime.interrupt import describe, exit_status, sigterm_as_interrupt
 from ..tasks import TASKS
 from . import codec_cmd, commands, exercise_cmd, gradcheck_cmd, notebooks_cmd, study_cmd
 
-# one subcommand per registered task (tinydip.tasks.catalogue), then the other commands
+# the commands besides one subcommand per registered task (tinydip.tasks.catalogue)
 COMMANDS = {
-    **{name: (partial(commands.add_task, task=task), task.help) for name, task in TASKS.items()},
     "gradcheck": (gradcheck_cmd.add_gradcheck, "prove every layer's backward by finite "
                   "differences"),
     "exercise": (exercise_cmd.add_exercise, "exercises: list, start NAME, check NAME"),
@@ -34,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tinydip", description="Deep Image Prior and Deep Decoder on the CPU, "
                      "in NumPy + numba with handwritten backprop.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (add, help_) in COMMANDS.items():
+    tasks = {name: (partial(commands.add_task, task=task), task.help)
+             for name, task in TASKS.items()}  # every task registered by now
+    for name, (add, help_) in {**tasks, **COMMANDS}.items():
         add(sub.add_parser(name, help=help_, description=help_))
     codec_cmd.add_commands(sub)  # compress / decompress (their own descriptions)
     return parser

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import tasks as dip_tasks
 from ..fitting.stopping import RULE_NAMES
-from ..models import deep_decoder
+from ..models import NETS, Net, deep_decoder
 from ..models.unet import UNetConfig
 from ..tasks.options import check_values
 from ..tasks.registry import Problem
@@ -75,9 +75,8 @@ def check_setting(opts: dict, where: str) -> list[str]:
     """Problems with one setting's options (net, iters, lr, reg_noise_std, stop, ...)."""
     p: list[str] = []
     net = opts.get("net", "unet")
-    nets = dip_tasks.NETS
-    if net not in nets:
-        p.append(f"{where}: net must be one of {', '.join(nets)}, got {net!r}")
+    if net not in NETS:
+        p.append(f"{where}: net must be one of {', '.join(NETS)}, got {net!r}")
     if "iters" in opts and (not isinstance(opts["iters"], int) or isinstance(opts["iters"], bool)
                             or opts["iters"] < 1):
         p.append(f"{where}: iters must be a positive integer, got {opts['iters']!r}")
@@ -114,7 +113,7 @@ SETTING_KEYS = ("net", "iters", "lr", "reg_noise_std", "stop", "ema", "input_sca
 def net_options(net: str, options: dict) -> dict:
     """Expand the U-Net shorthands (channels, levels, skip) into config fields."""
     opts = dict(options)
-    if net != "unet" or not set(UNET_SHORTHANDS) & set(opts):
+    if Net.of(net) is not Net.UNET or not set(UNET_SHORTHANDS) & set(opts):
         return opts
     levels = opts.pop("levels", None)
     width = opts.pop("channels", None)

@@ -14,26 +14,29 @@ report.
 
 from __future__ import annotations
 
+from ..models.nets import NETS
 from . import catalogue  # noqa: F401  (registers the tasks)
 from .registry import TASKS, Problem, Task, auto_rule_spec, get_task, register
-from .runner import NETS, TaskResult, build_net, make_api, resolve_stop, run
+from .runner import TaskResult, build_net, make_api, resolve_stop, run
 
-_API = {t.api_name: make_api(t) for t in TASKS.values()}
-denoise = _API["denoise"]
-inpaint = _API["inpaint"]
-super_resolve = _API["super_resolve"]
+denoise = make_api("denoise")
+inpaint = make_api("inpaint")
+super_resolve = make_api("sr")
+deblur = make_api("deblur")
 
 __all__ = ["NETS", "TASKS", "Problem", "Task", "TaskResult", "auto_rule_spec",
-           "build_net", "get_task", "make_api", "register", "resolve_stop", "run",
-           *sorted(_API)]
+           "build_net", "deblur", "denoise", "get_task", "inpaint", "make_api", "register",
+           "resolve_stop", "run", "super_resolve"]
 
 
 def __getattr__(name: str):
-    """``tinydip.tasks.<api_name>`` for every registered task (e.g. ``deblur``)."""
-    if name in _API:
-        return _API[name]
+    """``tinydip.tasks.<api_name>`` for every task registered by now (also one registered
+    after import, e.g. by a user's own module)."""
+    for task in TASKS.values():
+        if task.api_name == name:
+            return make_api(task)
     raise AttributeError(f"module 'tinydip.tasks' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+    return sorted(set(globals()) | {t.api_name for t in TASKS.values()})

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..models.nets import Net
+
 
 @dataclass(frozen=True)
 class Quality:
@@ -32,7 +34,7 @@ class Quality:
     def net_options(self) -> dict:
         if self.width is None:
             return {}
-        return {"unet": {"channels_down": (self.width,) * 5, "channels_up": (self.width,) * 5}}
+        return {Net.UNET: {"channels_down": (self.width,) * 5, "channels_up": (self.width,) * 5}}
 
 
 # Chosen by measurement: benchmarks/README.md, "Denoising beyond one fit" (128x128, sigma 25,

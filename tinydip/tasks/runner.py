@@ -20,14 +20,12 @@ from ..fitting.fit import FitConfig, fit
 from ..fitting.memory import format_bytes, peak_rss, plan_fit
 from ..io.images import check_min_size, to_image, to_tensor
 from ..metrics import psnr
-from ..models import Prior, deep_decoder, skip_unet, unet_config
+from ..models import Net, Prior, deep_decoder, skip_unet, unet_config
 from ..runtime.interrupt import Terminated, describe
 from ..runtime.jit_notice import compile_notice
 from .ensemble import combine
 from .registry import Problem, Task, auto_rule_spec, get_task
 from .result import TaskResult
-
-NETS = ("unet", "decoder")
 
 
 def resolve_stop(task: str | Task, settings: dict, spec: dict | None = None) -> dict:
@@ -53,12 +51,10 @@ def build_net(net: str, task: str | Task, channels: int, seed: int = 0, **option
     ``options`` override fields of the U-Net config or arguments of ``deep_decoder``.
     """
     rng = np.random.default_rng(seed)
-    if net == "unet":
+    if Net.of(net) is Net.UNET:
         preset = get_task(task).prior
         return skip_unet(unet_config(preset, out_channels=channels, **options), rng=rng)
-    if net == "decoder":
-        return deep_decoder(out_channels=channels, rng=rng, **options)
-    raise ValueError(f"unknown network {net!r}; choose one of {NETS}")
+    return deep_decoder(out_channels=channels, rng=rng, **options)
 
 
 def as_image(img: np.ndarray, name: str) -> np.ndarray:
@@ -114,12 +110,12 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
                 "(0-255 scale, from the image alone)")
         lean = ", lean mode to fit the memory budget" if estimate.lean else ""
         log(f"{t.name}: fitting a {model.num_parameters():,}-parameter "
-            f"{'U-Net' if net == 'unet' else 'Deep Decoder'} to {H}x{W}x{C} (estimated peak "
+            f"{Net.of(net).title} to {H}x{W}x{C} (estimated peak "
             f"memory {format_bytes(estimate.peak_bytes)}{lean}, about "
             f"{estimate.seconds_per_iter:.2g} s per iteration)")
     # The Deep Decoder is fitted without input jitter (Heckel & Hand): with the U-Net's 0.03
     # it barely fits (measured ~14 dB vs ~24 dB on text inpainting at 64x64).
-    net_defaults = {"reg_noise_std": 0.0} if net == "decoder" else {}
+    net_defaults = {"reg_noise_std": 0.0} if Net.of(net) is Net.DECODER else {}
     settings = resolve_stop(t, {**t.fit_defaults, **net_defaults, **problem.fit_options,
                                 **fit_options, "seed": seed}, problem.stopping)
     requested = settings.pop("stop_requested")
