@@ -1,5 +1,7 @@
 """Tests for tinydip.codec.incremental: rounding one tensor group at a time."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -69,14 +71,26 @@ def test_rounded_groups_stay_fixed_while_the_rest_settles(fitted, quant):
     assert not np.array_equal(inc.tensors["w1"], quant("w1", fitted.tensors["w1"]))
 
 
-def test_it_beats_rounding_everything_at_once(fitted, quant):
+def _gain(fitted, quant) -> float:
+    """dB that rounding group by group gains over rounding everything at once."""
     target = to_tensor(fitted.image)
     at_once = folded_psnr(fitted.arch, {n: quant(n, v) for n, v in fitted.tensors.items()},
                           fitted.z, target)
-    step_by_step = folded_psnr(fitted.arch, run(fitted, quant).tensors, fitted.z, target)
     no_steps = folded_psnr(fitted.arch, run(fitted, quant, iters=0).tensors, fitted.z, target)
     assert no_steps == at_once  # with no settling it IS rounding at once
-    assert step_by_step > at_once + 0.1
+    return folded_psnr(fitted.arch, run(fitted, quant).tensors, fitted.z, target) - at_once
+
+
+def test_it_beats_rounding_everything_at_once(fitted, quant):
+    """Over seeds 0-3 (one tiny fit each), in the median: measured +0.13..+0.29 dB with
+    NumPy's native kernels; with OPENBLAS_CORETYPE=Haswell one seed of four lost 0.03 dB, the
+    median was +0.16. One tiny fit is one sample, so the claim is the median's."""
+    gains = [_gain(fitted, quant)]
+    for seed in (1, 2, 3):
+        other = fit_image(sample_image((32 + 8 * seed,) * 2)[:32, :32], replace(CFG, seed=seed))
+        steps = choose_steps(other, CFG)
+        gains.append(_gain(other, lambda name, a, s=steps: step_values(a, s[name])))
+    assert np.median(gains) > 0.1, gains
 
 
 def test_interrupt_keeps_the_groups_rounded_so_far(fitted, quant, monkeypatch):

@@ -44,7 +44,12 @@ def test_restarts_average_the_fits_of_consecutive_seeds(pair, singles):
     for k in ("output", "smoothed", "best", "last"):
         mean = (singles[0].images[k] + singles[1].images[k]) / 2
         np.testing.assert_allclose(ens.images[k], mean, atol=1e-6)
-    assert ens.psnr["output"] > max(s.psnr["output"] for s in singles)  # errors average out
+    # errors average out: the average's MSE is at most the members' mean MSE (convexity;
+    # beating the BETTER member held for noise seed 0 only -- measured -0.28 dB for seeds
+    # 1 and 2 with either BLAS kernel choice -- so that is not claimed)
+    def mse(db):
+        return 10 ** (-db / 10)
+    assert mse(ens.psnr["output"]) <= np.mean([mse(s.psnr["output"]) for s in singles]) + 1e-9
     assert ens.fit.iters_run == 24
     rep = json.loads(json.dumps(ens.report(), allow_nan=False))
     info = rep["ensemble"]
