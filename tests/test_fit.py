@@ -127,7 +127,7 @@ def test_bad_arguments(image):
         fit(small_unet(), image, iters=0)
     with pytest.raises(ValueError, match="truth is"):
         fit(small_unet(), image, truth=image[..., :16], iters=2)
-    with pytest.raises(ValueError, match="unknown stopping rule"):
+    with pytest.raises(ValueError, match="the stopping rule must be one of auto, wmv"):
         fit(small_unet(), image, iters=2, stop="sometimes")
     assert FitConfig().lr == 0.01
 

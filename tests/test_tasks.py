@@ -72,7 +72,7 @@ def test_errors(clean):
         denoise(np.zeros((32, 32, 2), np.float32), iters=1)
     with pytest.raises(ValueError, match="float image"):
         denoise((clean * 255).astype(np.uint8), iters=1)
-    with pytest.raises(ValueError, match="unknown network"):
+    with pytest.raises(ValueError, match="net must be one of unet, decoder"):
         build_net("resnet", "denoise", 3)
 
 

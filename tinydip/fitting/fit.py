@@ -26,16 +26,25 @@ from ..models.prior import Prior
 from ..nn import Module
 from ..operators import Identity, LinearOperator, Mask
 from ..optim import Adam
+from ..runtime.choice import Choice
 from ..runtime.jit_notice import compile_notice
 from .hooks import FiniteLoss, History, Jitter, KeepBest, Track, Watch
 from .loop import LoopResult, fit_loop, show_progress
 from .rollback import Rollback
 from .step import Step, fit_step
-from .stopping import NoStop, StoppingRule, make_holdout, make_rule
+from .stopping import NoStop, Rule, StoppingRule, Stream, make_holdout, make_rule
 
-__all__ = ["OUTPUTS", "FitConfig", "FitResult", "Selection", "Step", "fit", "fit_step"]
+__all__ = ["OUTPUTS", "Output", "FitConfig", "FitResult", "Selection", "Step", "fit", "fit_step"]
 
-OUTPUTS = ("smoothed", "best", "last")
+class Output(Choice):
+    """Which image :attr:`FitResult.output` is when no stopping rule selects one."""
+
+    SMOOTHED = "smoothed"  # the exponential moving average of the outputs
+    BEST = "best"  # the output of the lowest training loss
+    LAST = "last"  # the last output
+
+
+OUTPUTS: tuple[str, ...] = Output.values()
 
 
 @dataclass(frozen=True)
@@ -50,9 +59,9 @@ class FitConfig:
     ema: float = 0.99  # weight of the exponential moving average of outputs
     input_scale: float = 0.1  # z ~ U(0, input_scale)
     seed: int = 0
-    output: str = "smoothed"  # which image `FitResult.output` is without a stopping rule
-    stop: str = "none"  # "none", "auto" (stopping.GENERIC_STOPPING), "wmv" or "val"
-    stop_on: str = "smoothed"  # output stream the rule watches (and "val" validates)
+    output: Output = Output.SMOOTHED  # `FitResult.output` without a stopping rule
+    stop: Rule = Rule.NONE  # "auto" means stopping.GENERIC_STOPPING's rule for a bare fit
+    stop_on: Stream = Stream.SMOOTHED  # the stream the rule watches (and "val" validates)
     stop_options: dict = field(default_factory=dict)  # passed to the rule's constructor
     holdout: float = 0.05  # fraction of known pixels held out by the "val" rule
     progress: bool | None = None  # None: a progress bar when the run is long
@@ -65,6 +74,13 @@ class FitConfig:
     rollback: bool = False
     rollback_factor: float = 10 ** 0.5
     rollback_limit: int = 20  # this many rollbacks in a row: stop as diverged
+
+    def __post_init__(self) -> None:  # text from callers and files -> the members, checked
+        for name, kind, what in (("output", Output, "fit: output"),
+                                 ("stop", Rule, "fit: the stopping rule"),
+                                 ("stop_on", Stream, "fit: stop_on")):
+            object.__setattr__(self, name, kind.of(str(getattr(self, name)).strip().lower(),
+                                                    what))
 
 
 @dataclass(frozen=True)
@@ -87,7 +103,7 @@ class Selection:
     @property
     def smoothed(self) -> bool:
         """Whether the output is an EMA of outputs (else one raw network output)."""
-        return self.stream == "smoothed"
+        return self.stream == Stream.SMOOTHED
 
     def describe(self) -> str:
         """Display text, e.g. ``"smoothed selected by the wmv rule"`` (reports, messages)."""
@@ -168,7 +184,7 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
             raise ValueError("fit: net is not a Prior (skip_unet / deep_decoder): pass z")
         z = net.make_input((H, W), cfg.input_scale, rng)
     z = z.astype(np.float32, copy=False)
-    rule = make_rule(cfg.stop, **cfg.stop_options) if cfg.stop != "none" else NoStop()
+    rule = make_rule(cfg.stop, **cfg.stop_options) if cfg.stop is not Rule.NONE else NoStop()
     train_mask, val_mask = op.measured, None
     if rule.needs_val:
         train_mask, val_mask = make_holdout(op.measured, obs.shape, cfg.holdout, rng,
@@ -198,10 +214,6 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
 
 
 def _checked(cfg: FitConfig) -> FitConfig:
-    for name, value, allowed in (("output", cfg.output, OUTPUTS),
-                                 ("stop_on", cfg.stop_on, ("smoothed", "raw"))):
-        if value not in allowed:
-            raise ValueError(f"fit: {name} must be one of {allowed}, got {value!r}")
     if cfg.iters < 1:
         raise ValueError(f"fit: iters must be >= 1, got {cfg.iters}")
     if cfg.rollback and not cfg.rollback_factor > 1:
@@ -238,9 +250,10 @@ def _result(cfg: FitConfig, run: LoopResult, track: Track, rule: StoppingRule,
         output = rule.best_output
         selection = Selection(cfg.stop_on, int(rule.best_iter), rule.name)
     else:
-        output = {"last": last, "best": track.best, "smoothed": track.smoothed}[cfg.output]
+        output = {Output.LAST: last, Output.BEST: track.best,
+                  Output.SMOOTHED: track.smoothed}[cfg.output]
         selection = Selection(cfg.output,
-                              track.best_iter if cfg.output == "best" else iters_run - 1)
+                              track.best_iter if cfg.output is Output.BEST else iters_run - 1)
     return FitResult(last=last, best=track.best, smoothed=track.smoothed, output=output,
                      selection=selection, best_iter=track.best_iter,
                      best_loss=float(track.best_loss), iters_run=iters_run,

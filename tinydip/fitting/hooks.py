@@ -28,7 +28,7 @@ from ..metrics import psnr
 from ..operators import LinearOperator
 from ..optim import Optimizer
 from .step import Step
-from .stopping import StoppingRule, masked_mse
+from .stopping import StoppingRule, Stream, masked_mse
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class Watch(Hook):
         self.val_loss: float | None = None
 
     def after_step(self, it: int, step: Step) -> Verdict:
-        smoothed = self.stop_on == "smoothed"
+        smoothed = self.stop_on == Stream.SMOOTHED
         if self.val_mask is not None:
             pred = self.op.forward(self.track.smoothed) if smoothed else step.prediction
             self.val_loss = masked_mse(pred, self.obs, self.val_mask)

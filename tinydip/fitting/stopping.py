@@ -19,6 +19,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..runtime.choice import Choice
 from .holdout import make_holdout, masked_mse  # re-exported: the val rule's data side
 
 __all__ = ["StoppingRule", "WindowedVariance", "ValidationLoss", "NoStop"]
@@ -339,9 +340,25 @@ class NoStop:
         return False
 
 
-_RULES = {"auto": WindowedVariance, "wmv": WindowedVariance, "val": ValidationLoss, "none": NoStop}
-RULE_NAMES: tuple[str, ...] = tuple(_RULES)
-"""What ``stop=`` accepts (``fit``, the CLI's ``--stop``, a study's ``stop``): listed once."""
+class Rule(Choice):
+    """What ``stop=`` accepts (``fit``, the CLI's ``--stop``, a study's ``stop``)."""
+
+    AUTO = "auto"  # the task's choice (a bare fit: GENERIC_STOPPING)
+    WMV = "wmv"  # WindowedVariance
+    VAL = "val"  # ValidationLoss
+    NONE = "none"  # run the whole budget
+
+
+class Stream(Choice):
+    """The output stream a rule watches (and ``val`` validates)."""
+
+    SMOOTHED = "smoothed"  # the EMA of the outputs
+    RAW = "raw"  # each iteration's output
+
+
+_RULES = {Rule.AUTO: WindowedVariance, Rule.WMV: WindowedVariance, Rule.VAL: ValidationLoss,
+          Rule.NONE: NoStop}
+RULE_NAMES: tuple[str, ...] = Rule.values()
 
 # A stopping spec says what ``stop="auto"`` means and each rule's tuned options:
 # ``{"auto": rule, rule: (options, watched stream)}``; options not given take the class
