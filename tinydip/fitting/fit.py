@@ -152,7 +152,8 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
         operator: LinearOperator | None = None, truth: np.ndarray | None = None,
         config: FitConfig | None = None,
         z: np.ndarray | None = None, callback: Callable[[int, dict], None] | None = None,
-        callback_every: int = 100, loss_fn: Callable = mse_loss, **overrides) -> FitResult:
+        callback_every: int = 100, loss_fn: Callable = mse_loss,
+        rule: StoppingRule | None = None, **overrides) -> FitResult:
     """Fit ``net`` to one degraded observation and return its outputs.
 
     Parameters
@@ -168,6 +169,8 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
     z : optional fixed network input; by default ``net.make_input`` (U(0, input_scale)).
     callback : called as ``callback(it, info)`` every ``callback_every`` iterations.
     loss_fn : the energy E, :func:`~tinydip.functional.mse_loss`'s contract (default MSE).
+    rule : a stopping rule object (any :class:`~.stopping.StoppingRule`), used instead of the
+        named ``stop`` -- the way to try a new rule before it gets a name.
 
     Output sizes that are not a multiple of ``net.downsampling`` are handled by generating a
     larger image and cropping it (the loss never sees the extra border). The returned
@@ -184,7 +187,9 @@ def fit(net: Prior, observation: np.ndarray, *, mask: np.ndarray | None = None,
             raise ValueError("fit: net is not a Prior (skip_unet / deep_decoder): pass z")
         z = net.make_input((H, W), cfg.input_scale, rng)
     z = z.astype(np.float32, copy=False)
-    rule = make_rule(cfg.stop, **cfg.stop_options) if cfg.stop is not Rule.NONE else NoStop()
+    if rule is None:
+        rule = make_rule(cfg.stop, **cfg.stop_options) if cfg.stop is not Rule.NONE else \
+            NoStop()
     train_mask, val_mask = op.measured, None
     if rule.needs_val:
         train_mask, val_mask = make_holdout(op.measured, obs.shape, cfg.holdout, rng,
