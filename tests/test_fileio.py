@@ -105,3 +105,77 @@ def test_check_outputs_accepts_good_paths(tmp_path):
     check_outputs({"--out": (tmp_path / "a.png", IMAGE_EXTENSIONS),
                    "--plot": (tmp_path / "f.pdf", FIGURE_EXTENSIONS),
                    "--report": (tmp_path / "r.json", (".json",)), "--none": (None, ())})
+
+
+# ---- issue 27: a path that is not a regular file is written THROUGH, never replaced --------
+
+def test_fifo_is_written_through_not_replaced(tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_bytes(fifo, b"through the pipe")
+    reader.join(10)
+    assert got == [b"through the pipe"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary file left
+
+
+def test_dev_null_is_written_through_not_replaced():
+    import stat
+
+    before = os.stat("/dev/null")
+    with atomic_write("/dev/null") as f:
+        f.write(b"x" * 1000)
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+    check_outputs({"--out": ("/dev/null", IMAGE_EXTENSIONS)})  # accepted, not "folder /dev"
+
+
+def test_full_device_fails_with_enospc_naming_the_path():
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with pytest.raises(OSError, match=r"^/dev/full: cannot write \(No space left on device\)$"):
+        write_bytes("/dev/full", b"data")
+    assert not os.path.isfile("/dev/full")  # still the device node
+
+
+def test_symlink_to_a_file_keeps_the_link_and_replaces_the_target(tmp_path):
+    real = tmp_path / "real.png"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to(real)
+    write_bytes(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    dangling = tmp_path / "dangling.png"
+    dangling.symlink_to(tmp_path / "made.png")
+    write_bytes(dangling, b"made")
+    assert dangling.is_symlink() and (tmp_path / "made.png").read_bytes() == b"made"
+    check_outputs({"--out": (link, IMAGE_EXTENSIONS)})
+    with pytest.raises(OutputPathError, match="same file as IMAGE"):
+        check_outputs({"--out": (link, IMAGE_EXTENSIONS)}, {"IMAGE": real})
+
+
+def test_interrupted_write_through_writes_nothing(tmp_path):
+    target = tmp_path / "t.bin"
+    target.write_bytes(b"keep")
+    link = tmp_path / "l.bin"
+    link.symlink_to(target)
+    with pytest.raises(KeyboardInterrupt), atomic_write(link) as f:
+        f.write(b"half")
+        raise KeyboardInterrupt
+    assert target.read_bytes() == b"keep" and link.is_symlink()
+
+
+def test_symlink_loop_output_is_one_line(tmp_path):
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    with pytest.raises(OutputPathError, match="--out .*loop.png: symlink loop"):
+        check_outputs({"--out": (loop, IMAGE_EXTENSIONS)})
+    with pytest.raises(OSError, match="loop.png: cannot write"):
+        write_bytes(loop, b"x")
+    check_outputs({"--out": (tmp_path / "o.png", IMAGE_EXTENSIONS)}, {"IMAGE": loop})  # no raise

@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError) as exc:  # ImageError, CodecError, sizes: ValueErrors
             print(f"tinydip: error: {exc}", file=sys.stderr)
             return 2
+        except RuntimeError as exc:  # pathlib's resolve() on a symlink loop (Python < 3.13)
+            if not str(exc).startswith("Symlink loop"):
+                raise
+            print(f"tinydip: error: {exc} (a link that points back to itself)", file=sys.stderr)
+            return 2
         except MemoryError:
             print("tinydip: error: out of memory (try a smaller image, --size, a smaller "
                   "network or a lower --max-memory to be stopped earlier)", file=sys.stderr)

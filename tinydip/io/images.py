@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-from .files import atomic_write
+from .files import atomic_write, input_problem
 from .png16 import is_gray_alpha16, read_gray_alpha16
 
 __all__ = [
@@ -132,6 +132,8 @@ def load_image(path: PathLike) -> np.ndarray:
     """
     p = Path(path)
     name = str(p)
+    if input_problem(p):
+        raise ImageError(f"{name}: {input_problem(p)}")
     if not p.exists():
         raise ImageError(f"{name}: no such file")
     if p.is_dir():
@@ -172,6 +174,9 @@ def load_image(path: PathLike) -> np.ndarray:
 def load_input(path: PathLike, what: str) -> np.ndarray:
     """:func:`load_image` of a file a person named (``what``: "image", "mask", ...); a
     missing file is a one-line ValueError that says which."""
+    problem = input_problem(path)
+    if problem:
+        raise ValueError(f"{what} file {path}: {problem}")
     if not Path(path).exists():
         raise ValueError(f"{what} file not found: {path}")
     return load_image(path)

@@ -1,0 +1,115 @@
+"""What tinydip promises (docs/promises.md), issue 27: bad input is one line and exit 2 with
+nothing written, outputs that are devices/pipes/symlinks are written through (never
+replaced), targets are refused or reported, learner code cannot forge a pass."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from tinydip.cli.main import main
+from tinydip.io.images import sample_image, save_image
+
+FAST = ("--iters", "2", "--quiet", "--stop", "none")
+
+
+def run(capsys, *argv):
+    try:
+        code = main(list(map(str, argv)))
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("tinydip: error")]
+    assert len(lines) == 1, f"expected one error line on stderr, got:\n{err}"
+    assert "Traceback" not in err and err.strip().endswith(lines[0])
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def img(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("promises") / "img.png"
+    save_image(p, sample_image(32))
+    return p
+
+
+@pytest.fixture(scope="module")
+def tdd(tmp_path_factory) -> Path:
+    from tinydip.codec import CodecConfig, compress
+
+    p = tmp_path_factory.mktemp("promises") / "small.tdd"
+    cfg = CodecConfig(k=8, layers=4, iters=5, qat_iters=0, incremental_iters=0, progress=False)
+    p.write_bytes(compress(sample_image(32), cfg).data)
+    return p
+
+
+# ---- outputs that are not regular files: written through, never replaced -----------------
+
+def test_out_fifo_is_written_through(capsys, tmp_path, img):
+    fifo = tmp_path / "FIFO"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = run(capsys, "denoise", img, "--add-noise", "25", *FAST, "--out", fifo)
+    reader.join(30)
+    assert code == 0, err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the pipe
+    assert got and got[0].startswith(b"\x89PNG")  # the reader got the PNG
+
+
+def test_decompress_to_dev_full_is_enospc_one_line(capsys, tdd):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    code, out, err = run(capsys, "decompress", tdd, "-o", "/dev/full")
+    assert code == 2 and "No space left on device" in one_line(err)
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_decompress_to_dev_null_and_through_a_symlink(capsys, tmp_path, tdd):
+    code, _, err = run(capsys, "decompress", tdd, "-o", "/dev/null")
+    assert code == 0, err
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    real = tmp_path / "real.png"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to(real)
+    code, _, err = run(capsys, "decompress", tdd, "-o", link)
+    assert code == 0, err
+    assert link.is_symlink() and real.read_bytes().startswith(b"\x89PNG")
+
+
+# ---- an input path that is a symlink loop ------------------------------------------------
+
+@pytest.mark.parametrize("cmd", ["denoise", "compress"])
+def test_symlink_loop_input_is_one_line(capsys, tmp_path, cmd):
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    out = tmp_path / ("o.png" if cmd == "denoise" else "o.tdd")
+    argv = [cmd, loop, *(FAST if cmd == "denoise" else ("--iters", "2")),
+            *(("--out", out) if cmd == "denoise" else ("-o", out))]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "symlink loop" in one_line(err) and not out.exists()
+
+
+def test_symlink_loop_output_is_one_line(capsys, tmp_path, img):
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    code, _, err = run(capsys, "denoise", img, *FAST, "--out", loop)
+    assert code == 2 and "symlink loop" in one_line(err)
+    assert loop.is_symlink()
+
+
+def test_symlink_loop_anywhere_is_one_line(capsys, tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    code, _, err = run(capsys, "study", "--preset", "paper", "--images", loop, "--out",
+                       tmp_path / "st", "--dry-run")
+    assert code == 2 and "Symlink loop" in one_line(err)
