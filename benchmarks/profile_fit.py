@@ -1,7 +1,10 @@
 """Where the time of one fitting iteration goes, by kind of work (cProfile, grouped).
 
-    python benchmarks/profile_fit.py                  # paper U-Net, 128x128, 10 iterations
-    python benchmarks/profile_fit.py --net decoder --size 256 --iters 20
+    NUMBA_NUM_THREADS=2 python benchmarks/profile_fit.py     # the default nets, 128x128
+    python benchmarks/profile_fit.py --nets unet32 --sizes 128 256 --iters 20 --top 15
+
+Nets as in bench_fit.py: unet16 / unet32 / unet128 (``denoise --quality fast`` / ``default``
+/ ``paper``), decoder16 (the codec's default), decoder128.
 
 Matrix products run on tinydip's thread pool, so the main thread's time inside them shows
 up as waiting for their results; small ones run serially inside gemm.py's functions (NumPy
@@ -22,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fit import build, make_step  # noqa: E402
+from bench_fit import DEFAULT_NETS, NETS, build, make_step  # noqa: E402
 
 # (group, substrings of "file:function" that belong to it); first match wins
 GROUPS = [
@@ -31,7 +34,7 @@ GROUPS = [
     ("Winograd transforms", ("_winograd_", "winograd_filters")),
     ("im2col / col2im", ("_im2col", "_col2im")),
     ("BatchNorm (+LeakyReLU)", ("kernels/batchnorm.py",)),
-    ("Adam", ("_adam_update",)),
+    ("Adam", ("_adam_update", "optimizers.py")),
     ("upsampling", ("kernels/upsample.py",)),
     ("LeakyReLU / sigmoid", ("kernels/elementwise.py", "activations.py")),
     ("NumPy reductions and copies", ("numpy",)),
@@ -40,23 +43,29 @@ GROUPS = [
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--net", choices=["unet", "decoder"], default="unet")
-    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--nets", nargs="+", choices=sorted(NETS), default=DEFAULT_NETS)
+    p.add_argument("--sizes", type=int, nargs="+", default=[128])
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--top", type=int, default=0, help="also list the N costliest functions")
     a = p.parse_args()
+    for net in a.nets:
+        for size in a.sizes:
+            profile(net, size, a.iters, a.top)
 
-    step = make_step(*build(a.net, a.size))
+
+def profile(net: str, size: int, iters: int, top: int) -> None:
+    """Time ``iters`` steps plainly, then under cProfile; print the time per group."""
+    step = make_step(*build(net, size))
 
     for _ in range(3):  # warm-up: compile/load kernels, allocate buffers
         step()
     t = time.perf_counter()
-    for _ in range(a.iters):
+    for _ in range(iters):
         step()
-    plain = (time.perf_counter() - t) / a.iters
+    plain = (time.perf_counter() - t) / iters
     prof = cProfile.Profile()
     prof.enable()
-    for _ in range(a.iters):
+    for _ in range(iters):
         step()
     prof.disable()
 
@@ -68,12 +77,12 @@ def main() -> None:
         profiled += tottime
         group = next((g for g, keys in GROUPS if any(k in key for k in keys)), "Python (other)")
         totals[group] += tottime
-    print(f"{a.net} {a.size}x{a.size}: {plain * 1e3:.1f} ms per iteration "
-          f"({profiled / a.iters * 1e3:.1f} ms under cProfile)")
+    print(f"{net} {size}x{size}: {plain * 1e3:.1f} ms per iteration "
+          f"({profiled / iters * 1e3:.1f} ms under cProfile)")
     for group, sec in sorted(totals.items(), key=lambda kv: -kv[1]):
-        print(f"  {group:30s} {sec / a.iters * 1e3:7.1f} ms  {100 * sec / profiled:5.1f}%")
-    if a.top:
-        stats.sort_stats("tottime").print_stats(a.top)
+        print(f"  {group:30s} {sec / iters * 1e3:7.1f} ms  {100 * sec / profiled:5.1f}%")
+    if top:
+        stats.sort_stats("tottime").print_stats(top)
 
 
 if __name__ == "__main__":
