@@ -98,6 +98,8 @@ def write_images(folder: Path) -> dict[str, str]:
     """The test images as 8-bit PNGs in ``folder``: {"hopper": path, "face": path}."""
     import matplotlib
 
+    if sys.path[0] != str(ROOT):  # the tinydip of this tree, like the child runs
+        sys.path.insert(0, str(ROOT))
     from tinydip.io.images import load_image, sample_image, save_image
 
     photo = load_image(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
