@@ -37,7 +37,7 @@ import numpy as np
 
 from tinydip.codec import entropy
 from tinydip.codec.baselines import haar_at_size, haar_compress
-from tinydip.codec.deepdecoder import (
+from tinydip.codec.encoder import (
     CodecConfig,
     Fitted,
     choose_steps,

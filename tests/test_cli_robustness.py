@@ -217,6 +217,6 @@ def test_compress_interrupted_writes_a_valid_file_and_exits_130(tmp_path):
     _, err = _finish(proc)
     assert proc.returncode == 130, err
     assert "the file holds the best weights so far" in err
-    from tinydip.codec.deepdecoder import decompress
+    from tinydip.codec.encoder import decompress
 
     assert decompress(tmp_path / "a.tdd").shape == (64, 64, 3)

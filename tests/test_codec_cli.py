@@ -8,7 +8,7 @@ import pytest
 
 from tinydip.cli.main import main
 from tinydip.codec.container import MAGIC, encode_tdd
-from tinydip.codec.deepdecoder import decompress, default_k
+from tinydip.codec.encoder import decompress, default_k
 from tinydip.io.images import load_image, sample_image, save_image
 
 FAST = ["--k", "8", "--layers", "4", "--iters", "30", "--finetune-iters", "5", "--quiet"]
@@ -137,7 +137,7 @@ def test_compress_image_too_small_exits_2(tmp_path, capsys):
 def test_small_images_get_fewer_layers_by_default(tmp_path, capsys):
     """32x32 with 6 layers would start from a 1x1 input (the fit stalled at 11 dB): the
     default is the most layers whose input is at least 2x2."""
-    from tinydip.codec.deepdecoder import fitting_layers
+    from tinydip.codec.encoder import fitting_layers
 
     assert [fitting_layers(s, s) for s in (2, 16, 32, 63, 64, 512)] == [1, 4, 5, 5, 6, 6]
     assert fitting_layers(512, 40) == 5

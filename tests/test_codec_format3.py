@@ -18,7 +18,7 @@ from tinydip.codec.container import (
     encode_tdd3,
 )
 from tinydip.codec.decoding import layout
-from tinydip.codec.deepdecoder import decompress
+from tinydip.codec.encoder import decompress
 from tinydip.codec.folded import tensor_shapes
 from tinydip.codec.quantize import step_quantize, step_values
 from tinydip.io.images import sample_image

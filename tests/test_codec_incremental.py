@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinydip.codec import incremental
-from tinydip.codec.deepdecoder import CodecConfig, choose_steps, compress, fit_image
+from tinydip.codec.encoder import CodecConfig, choose_steps, compress, fit_image
 from tinydip.codec.finetune import folded_psnr
 from tinydip.codec.incremental import groups, incremental_quantize
 from tinydip.codec.quantize import step_values
@@ -113,7 +113,7 @@ def test_interrupt_keeps_the_groups_rounded_so_far(fitted, quant, monkeypatch):
 
 
 def test_compress_interrupted_while_rounding_still_writes_a_file(monkeypatch):
-    from tinydip.codec.deepdecoder import decompress
+    from tinydip.codec.encoder import decompress
 
     def stop(*args, **kwargs):
         raise KeyboardInterrupt

@@ -13,7 +13,7 @@ import pytest
 from tinydip.codec import CodecError, decode_tdd, encode_tdd3, step_quantize
 from tinydip.codec.container import MAGIC
 from tinydip.codec.decoding import layout
-from tinydip.codec.deepdecoder import CodecConfig, compress, decompress
+from tinydip.codec.encoder import CodecConfig, compress, decompress
 from tinydip.codec.folded import decode_image, decode_memory, tensor_shapes
 from tinydip.io.images import sample_image
 

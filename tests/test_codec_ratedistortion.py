@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinydip.codec.deepdecoder import CodecConfig
+from tinydip.codec.encoder import CodecConfig
 from tinydip.codec.ratedistortion import (
     equal_size_baselines,
     haar_point,

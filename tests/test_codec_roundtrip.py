@@ -1,4 +1,4 @@
-"""Tests for tinydip.codec.deepdecoder: compress -> .tdd bytes -> decompress, exactly."""
+"""Tests for tinydip.codec.encoder: compress -> .tdd bytes -> decompress, exactly."""
 
 import os
 import subprocess
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinydip.codec import CodecError, decode_tdd, describe_tdd, encode_tdd
-from tinydip.codec.deepdecoder import CodecConfig, compress, decompress, quantised, stats
+from tinydip.codec.encoder import CodecConfig, compress, decompress, quantised, stats
 from tinydip.codec.folded import build_decoder, decode_image, decoder_input, fold_batchnorm
 from tinydip.codec.quantize import step_values
 from tinydip.functional import mse_loss

@@ -79,7 +79,7 @@ def fit_case(name: str) -> dict[str, np.ndarray]:
 
 def codec_case() -> dict[str, np.ndarray]:
     """A small compression run: the decoder fit, incremental rounding, fine-tuning."""
-    from tinydip.codec.deepdecoder import CodecConfig, compress
+    from tinydip.codec.encoder import CodecConfig, compress
 
     cfg = CodecConfig(k=8, layers=4, iters=60, bits=5, qat_iters=8, incremental_iters=6,
                       progress=False)

@@ -22,7 +22,7 @@ ALLOWED: dict[str, str] = {
     "cli/codec_cmd.py:add_commands": "a flat list of argparse declarations, one per option",
     "cli/codec_cmd.py:run_compress": "the compress command's steps in order, each a few lines "
                                      "of checks and messages",
-    "codec/deepdecoder.py:encode_fitted": "the encoder's stages in order (fold, allocate, round, "
+    "codec/encoder.py:encode_fitted": "the encoder's stages in order (fold, allocate, round, "
                                           "fine-tune, write), each with its interrupt handling",
     "tasks/plotting.py:plot_training": "one figure's panels, drawn in order",
 }

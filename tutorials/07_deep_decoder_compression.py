@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinydip.codec import compress, decompress, haar_compress, jpeg_at_size
-from tinydip.codec.deepdecoder import quantised
+from tinydip.codec.encoder import quantised
 from tinydip.codec.folded import decode_image, tensor_shapes
 from tinydip.io.images import sample_image, to_image
 from tinydip.metrics import psnr

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..codec.allocation import ALLOCATIONS
-from ..codec.deepdecoder import (
+from ..codec.encoder import (
     CodecConfig,
     check_config,
     compress,

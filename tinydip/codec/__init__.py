@@ -36,7 +36,7 @@ BatchNorm is folded with the batch statistics of the encoder's final forward pas
 decoding is a fixed feed-forward computation (:mod:`tinydip.codec.folded`). The encoder
 rounds the folded network one layer at a time (:mod:`tinydip.codec.incremental`), then
 fine-tunes it on the quantisation grid (:mod:`tinydip.codec.finetune`; the pipeline is
-:mod:`tinydip.codec.deepdecoder`).
+:mod:`tinydip.codec.encoder`).
 Baselines at equal size: JPEG (:func:`jpeg_at_size`) and Haar wavelet thresholding with N
 coefficients (:func:`haar_compress`); :mod:`tinydip.codec.ratedistortion` draws the curves.
 
@@ -44,7 +44,7 @@ Modules: ``quantize`` (affine codes, step grids, bit packing), ``container`` (fr
 read/write API), ``format2`` (JSON versions 1-2), ``format3`` (the binary header), ``entropy``
 (ANS / lzma / zlib coders, bounded decompression), ``allocation`` (steps per tensor),
 ``fitting`` (the fit, cosine learning rate), ``folded`` (BN folding, the BN-free decoder),
-``deepdecoder`` (compress), ``decoding`` (decompress), ``targets``
+``encoder`` (compress), ``decoding`` (decompress), ``targets``
 (--target-bytes/-bpp/-psnr), ``baselines`` (JPEG, Haar), ``pillow_codecs`` (JPEG, WebP, JPEG
 2000, AVIF at a size), ``ratedistortion`` (comparison, figures). The command line (``tinydip
 compress`` / ``tinydip decompress``) is :mod:`tinydip.cli.codec_cmd`.
@@ -68,7 +68,7 @@ from tinydip.codec.container import (
     read_tdd,
     write_tdd,
 )
-from tinydip.codec.deepdecoder import (
+from tinydip.codec.encoder import (
     CodecConfig,
     CompressResult,
     Fitted,

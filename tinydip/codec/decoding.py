@@ -20,7 +20,7 @@ MODEL = "deep_decoder"
 
 def layout(header: dict) -> dict[str, tuple[int, ...]]:
     """Names and shapes of a Deep Decoder's stored tensors, from its header's architecture
-    (the format-3 files of :func:`tinydip.codec.deepdecoder.compress` do not store them)."""
+    (the format-3 files of :func:`tinydip.codec.encoder.compress` do not store them)."""
     if header.get("model") != MODEL:
         raise CodecError(f"not a Deep Decoder file: model is {header.get('model')!r}, "
                          f"expected {MODEL!r}")

@@ -1,6 +1,6 @@
 """Quantisation-aware fine-tuning of the folded decoder (straight-through), and its PSNR.
 
-Step 3 of :func:`tinydip.codec.deepdecoder.encode_fitted`, after the incremental rounding of
+Step 3 of :func:`tinydip.codec.encoder.encode_fitted`, after the incremental rounding of
 :mod:`tinydip.codec.incremental`: float "shadow" copies of every stored tensor; each step
 runs the network with the QUANTISED shadows (exactly what the decoder will compute), and the
 straight-through gradient (d loss / d shadow := d loss / d quantised value) updates the

@@ -15,7 +15,7 @@ Framing is the container's (:mod:`tinydip.codec.container`): 8-byte magic, uint1
 
 Every tensor is ``step * q`` with integer codes ``q`` in ``[lo, hi]`` (see
 :func:`tinydip.codec.quantize.step_quantize`). Names and shapes of a Deep Decoder follow from
-its architecture, so :func:`tinydip.codec.deepdecoder.compress` omits them (flag 0) and the
+its architecture, so :func:`tinydip.codec.encoder.compress` omits them (flag 0) and the
 header of a 6-layer decoder is ~0.2 KB (version 2: ~0.55 KB of compressed JSON).
 """
 

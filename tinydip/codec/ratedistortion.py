@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..io.files import write_with
 from ..metrics import psnr
 from .baselines import _jpeg_bytes, haar_compress, jpeg_at_size
-from .deepdecoder import CodecConfig, CompressResult, compress, stats
+from .encoder import CodecConfig, CompressResult, compress, stats
 
 JPEG_QUALITIES = (2, 5, 10, 20, 30, 50, 70, 85, 95)
 
@@ -193,8 +194,8 @@ def plot_rate_distortion(img: np.ndarray, rd: dict, path: str | os.PathLike,
         a.set_yticks([])
     FigureCanvasAgg(fig)
     out = Path(path)
-    try:
-        fig.savefig(out, format="png", dpi=100)
+    try:  # atomically, and through a device or pipe (never replacing it)
+        write_with(out, lambda f: fig.savefig(f, format="png", dpi=100))
     except OSError as exc:
-        raise ValueError(f"{out}: cannot write figure ({exc.strerror})") from None
+        raise ValueError(f"cannot write figure: {exc}") from None
     return out

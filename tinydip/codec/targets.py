@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..models import decoder_num_parameters
-from .deepdecoder import CodecConfig, CompressResult, Fitted, choose_steps, encode_fitted
-from .deepdecoder import fit_image as _fit_image
+from .encoder import CodecConfig, CompressResult, Fitted, choose_steps, encode_fitted
+from .encoder import fit_image as _fit_image
 
 K_LADDER = (8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128)
 MAX_FITS = 3
