@@ -130,6 +130,12 @@ def test_wiener_inverts_a_noise_free_blur_well():
     ("gaussian:-1", "sigma must be"),
     ("box:0", "box size must be"),
     ("motion:5", "cannot read kernel spec"),
+    ("motion:5,nan", "motion angle must be a finite"),  # issue 27: was an IndexError
+    ("motion:5,inf", "motion angle must be a finite"),
+    ("motion:5,-inf", "motion angle must be a finite"),
+    ("motion:nan,0", "motion length must be"),
+    ("gaussian:nan", "sigma must be"),
+    ("gaussian:inf", "sigma must be"),
     ("missing_kernel.npy", "kernel file not found"),
 ])
 def test_bad_kernel_specs(spec, message):
@@ -151,3 +157,54 @@ def test_kernel_from_files(tmp_path):
         parse_kernel("gaussian:3").forward(np.ones((1, 1, 16, 16)))
     with pytest.raises(ValueError, match="non-negative"):
         Blur(-np.ones((3, 3)))
+
+
+# ---- issue 27: kernel files -- valid ones accepted, invalid ones one line -------------------
+
+@pytest.mark.parametrize("shape", [(1, 9), (9, 1), (1, 1), (1, 5, 5), (5, 5, 1), (1, 1, 9)])
+def test_kernel_files_keep_their_real_axes(tmp_path, shape):
+    np.save(tmp_path / "k.npy", np.ones(shape))
+    op = parse_kernel(str(tmp_path / "k.npy"))
+    want = shape[-2:] if shape[0] == 1 and len(shape) == 3 else shape[:2]
+    assert op.size == want
+    assert np.isclose(op.kernel.sum(), 1.0)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "cannot read kernel file"),  # an empty file: was an EOFError traceback
+    (b"not a numpy file at all", "cannot read kernel file"),
+    (np.ones(9), "must be a 2-D array"),
+    (np.ones((2, 3, 4)), "must be a 2-D array"),
+    (np.ones((3, 3), np.complex128), "must hold real numbers"),
+    (np.array([["2020-01-01"] * 2] * 2, "datetime64[D]"), "must hold real numbers"),
+    (np.array([["a", "b"], ["c", "d"]]), "must hold real numbers"),
+    (np.full((3, 3), np.nan), "must be finite"),
+    (np.zeros((3, 3)), "not all zero"),
+    (np.zeros((0, 3)), "must be a 2-D array"),
+])
+def test_bad_kernel_files_are_one_line(tmp_path, content, message):
+    path = tmp_path / "k.npy"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        np.save(path, content)
+    with pytest.raises(ValueError, match=message) as info:
+        parse_kernel(str(path))
+    assert "\n" not in str(info.value) and "k.npy" in str(info.value)
+
+
+def test_kernel_whose_sum_overflows_normalises_correctly(tmp_path):
+    np.save(tmp_path / "k.npy", np.full((3, 3), 1e308))  # the sum is inf in float64
+    op = parse_kernel(str(tmp_path / "k.npy"))
+    assert np.allclose(op.kernel, 1 / 9)
+    y = op.forward(np.ones((1, 1, 8, 8), np.float32))
+    assert np.allclose(y, 1.0, atol=1e-6)  # not a black observation
+
+
+def test_kernel_as_large_as_the_image_even_sides(tmp_path):
+    x = np.random.default_rng(0).random((1, 1, 8, 6)).astype(np.float32)
+    for shape in [(8, 1), (1, 6), (8, 6), (7, 5)]:  # even sides get padded: still accepted
+        op = Blur(np.ones(shape))
+        assert op.forward(x).shape == x.shape and op.adjoint(x).shape == x.shape
+    with pytest.raises(ValueError, match="blur kernel 9x1 is larger than the image 8x6"):
+        Blur(np.ones((9, 1))).forward(x)

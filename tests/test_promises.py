@@ -113,3 +113,50 @@ def test_symlink_loop_anywhere_is_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "study", "--preset", "paper", "--images", loop, "--out",
                        tmp_path / "st", "--dry-run")
     assert code == 2 and "Symlink loop" in one_line(err)
+
+
+# ---- numbers and files that used to end in a traceback, or be wrongly refused/accepted ----
+
+@pytest.mark.parametrize("spec, message", [
+    ("motion:5,nan", "motion angle must be a finite"),
+    ("motion:5,inf", "motion angle must be a finite"),
+    ("EMPTY", "cannot read kernel file"),
+    ("COMPLEX", "must hold real numbers"),
+])
+def test_deblur_bad_kernels_are_one_line(capsys, tmp_path, img, spec, message):
+    import numpy as np
+
+    if spec == "EMPTY":
+        spec = tmp_path / "K.npy"
+        spec.write_bytes(b"")
+    elif spec == "COMPLEX":
+        spec = tmp_path / "K.npy"
+        np.save(spec, np.ones((3, 3), np.complex64))
+    out = tmp_path / "o.png"
+    code, _, err = run(capsys, "deblur", img, "--kernel", spec, "--blur", *FAST, "--out", out)
+    assert code == 2 and message in one_line(err) and not out.exists()
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (1, 1), (32, 1), (32, 4)])
+def test_deblur_accepts_thin_and_image_tall_kernels(capsys, tmp_path, img, shape):
+    import numpy as np
+
+    k = tmp_path / "K.npy"
+    np.save(k, np.ones(shape))
+    code, _, err = run(capsys, "deblur", img, "--kernel", k, "--blur", *FAST,
+                       "--out", tmp_path / "o.png")
+    assert code == 0, err
+
+
+# ---- an input is never overwritten --------------------------------------------------------
+
+def test_preview_mask_refuses_to_overwrite_the_input(capsys, tmp_path, img):
+    import shutil
+
+    image = tmp_path / "p_mask.png"
+    shutil.copy(img, image)
+    before = image.read_bytes()
+    code, out, err = run(capsys, "inpaint", image, "--drop", "0.5", "--preview-mask",
+                         tmp_path / "p")
+    assert code == 2 and "same file as IMAGE" in one_line(err)
+    assert image.read_bytes() == before and not (tmp_path / "p_masked.png").exists()

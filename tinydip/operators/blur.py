@@ -11,6 +11,15 @@ from scipy.signal import fftconvolve
 from .base import _nchw
 
 
+def _weights(kernel) -> np.ndarray:
+    """``kernel`` as float64 weights; ValueError for what is not real numbers (complex,
+    dates, text, records)."""
+    a = np.asarray(kernel)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"blur kernel must hold real numbers, got dtype {a.dtype}")
+    return a.astype(np.float64)
+
+
 def _reflect_matrix(n: int, r: int) -> np.ndarray:
     """P of shape (n + 2r, n): ``P @ x`` is ``np.pad(x, r, mode="reflect")`` (mirror about
     the edge pixel, which is not repeated); needs ``r <= n - 1``."""
@@ -40,14 +49,16 @@ class Blur:
     measured = None
 
     def __init__(self, kernel: np.ndarray, name: str | None = None) -> None:
-        k = np.asarray(kernel, dtype=np.float64)
+        k = _weights(kernel)
         if k.ndim != 2 or k.size == 0:
             raise ValueError(f"blur kernel must be a 2-D array, got shape {k.shape}")
-        if not np.all(np.isfinite(k)) or (k < 0).any() or k.sum() <= 0:
+        if not np.all(np.isfinite(k)) or (k < 0).any() or not (k > 0).any():
             raise ValueError("blur kernel must be finite, non-negative and not all zero")
+        self.size = k.shape  # as given: an even side gets a zero row/column below
         k = np.pad(k, ((0, 1 - k.shape[0] % 2), (0, 1 - k.shape[1] % 2)))
+        k = k / k.max()  # first: a sum of huge weights would overflow to inf
         self.kernel = k / k.sum()
-        self.name = name or f"{k.shape[0]}x{k.shape[1]} kernel"
+        self.name = name or f"{self.size[0]}x{self.size[1]} kernel"
         self._pads: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def __repr__(self) -> str:
@@ -58,9 +69,10 @@ class Blur:
         return self.kernel.shape[0] // 2, self.kernel.shape[1] // 2
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """The image's own shape; ValueError if the kernel is larger than the image."""
+        """The image's own shape; ValueError if the kernel (as given, before an even side's
+        zero padding) is larger than the image."""
         *_, h, w = input_shape
-        kh, kw = self.kernel.shape
+        kh, kw = self.size
         if kh > h or kw > w:
             raise ValueError(f"blur kernel {kh}x{kw} is larger than the image {h}x{w}")
         return tuple(input_shape)
@@ -146,6 +158,26 @@ def _motion(length: float, angle: float) -> np.ndarray:
     return k
 
 
+def _load_npy(path: Path, text: str) -> np.ndarray:
+    """A kernel from a ``.npy`` file: a 2-D array, or one with extra axes of length 1 around
+    it (``(1, H, W)``, ``(H, W, 1)``); a 1x9 or 1x1 kernel keeps both its axes."""
+    try:
+        k = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:  # an empty file: EOFError
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(f"cannot read kernel file {text}: {msg}") from None
+    if not isinstance(k, np.ndarray):  # an .npz archive named .npy
+        raise ValueError(f"kernel file {text}: not a single array (an .npz archive?)")
+    while k.ndim > 2 and k.shape[0] == 1:
+        k = k[0]
+    while k.ndim > 2 and k.shape[-1] == 1:
+        k = k[..., 0]
+    if k.ndim != 2:
+        raise ValueError(f"kernel file {text}: must be a 2-D array (H x W), got shape "
+                         f"{k.shape}")
+    return k
+
+
 def parse_kernel(spec: str) -> Blur:
     """A :class:`Blur` from a text spec: ``gaussian:SIGMA`` (size 2 ceil(3 sigma) + 1),
     ``box:N`` (N x N), ``motion:LENGTH,ANGLE`` (degrees), or a path to a ``.npy`` array /
@@ -169,6 +201,8 @@ def parse_kernel(spec: str) -> Blur:
             length, angle = (float(v) for v in arg.split(","))
             if not 1 <= length <= 255:
                 raise ValueError(f"motion length must be 1..255, got {length:g}")
+            if not np.isfinite(angle):
+                raise ValueError(f"motion angle must be a finite number of degrees, got {angle:g}")
             return Blur(_motion(length, angle), f"motion:{length:g},{angle:g}")
     except ValueError as exc:
         if "must be" in str(exc):
@@ -179,14 +213,13 @@ def parse_kernel(spec: str) -> Blur:
         if not path.exists():
             raise ValueError(f"kernel file not found: {text}")
         if path.suffix.lower() == ".npy":
-            try:
-                k = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"cannot read kernel file {text}: {exc}") from None
+            k = _load_npy(path, text)
         else:
             from ..io.images import load_image
 
             k = load_image(path).mean(axis=2)
-        k = np.squeeze(np.asarray(k, dtype=np.float64))
-        return Blur(k, path.name)
+        try:
+            return Blur(k, path.name)
+        except ValueError as exc:
+            raise ValueError(f"kernel file {text}: {exc}") from None
     raise ValueError(f"unknown kernel spec {text!r}: expected {KERNEL_SPECS}")
