@@ -70,33 +70,109 @@ def test_solution_passes_every_check(name, tmp_path):
     assert all(r.passed for r in results), failures(results)
 
 
-# (exercise, planted mistake as (old, new) edits of the solution, expected words of the hint)
+UPSAMPLE_PADDED = """def _upsample_axis_adjoint(d, axis):
+    d = np.moveaxis(d, axis, -1)
+    n = d.shape[-1] // 2
+    dp = np.pad(d, [(0, 0)] * (d.ndim - 1) + [(PAD, 4 - PAD)])
+    k = (0.25, 0.75, 0.75, 0.25)
+    full = sum(k[t] * dp[..., t:t + 2 * n + 1:2] for t in range(4))
+    dx = full[..., CROP].copy()
+    dx[..., 0] += 0.25 * d[..., 0]
+    dx[..., -1] += 0.25 * d[..., -1]
+    return np.moveaxis(dx, -1, axis)
+"""
+_UP_SRC = (SOLUTIONS / "upsample_backward.py").read_text()
+UPSAMPLE_OLD = _UP_SRC[_UP_SRC.index("def _upsample_axis_adjoint"):
+                       _UP_SRC.index("\n\n\ndef upsample_backward") + 1]
+
+
+def upsample_padded(pad: int, crop: str) -> tuple[str, str]:
+    """A planted mistake: the adjoint as a padded strided correlation, cropped off by one."""
+    return (UPSAMPLE_OLD, UPSAMPLE_PADDED.replace("PAD", str(pad)).replace("CROP", crop))
+
+
+# (exercise, planted mistake as (old, new) edits of the solution, expected words of the hint;
+# None: caught, with no specific diagnosis expected)
 MISTAKES = [
     ("numerical_gradient", [("(fp - fm) / (2 * h)", "(fp - fm) / h")], "twice the gradient"),
     ("numerical_gradient", [("np.abs(a - b).max()", "(a - b).max()")], "absolute value"),
+    ("numerical_gradient", [("        x[i] = old\n", "")], "x was changed"),
+    ("numerical_gradient", [("x[i] = old - h\n        fm", "x[i] = old\n        fm"),
+                            ("(fp - fm) / (2 * h)", "(fp - fm) / h")], "one-sided difference"),
+    ("numerical_gradient", [("for i in np.ndindex(x.shape):\n        old = x[i]",
+                             "for i in range(x.shape[0]):\n        old = x[i].copy()")],
+     "whole slice x[i]"),
     ("leaky_relu_backward", [("slope * dout)", "0 * dout)")], "ReLU's backward"),
+    ("leaky_relu_backward", [("np.where(x > 0, dout, slope * dout)",
+                              "np.where(x > 0, slope * dout, dout)")], "sides are swapped"),
     ("sigmoid_backward", [("dout * s * (1 - s)", "dout * s")], "missing the factor (1 - s)"),
+    ("sigmoid_backward", [("s = cache", "s = sigmoid_forward(cache)[0]")],
+     "holds the OUTPUT"),
     ("conv_forward_loops", [("win * w[f])", "win * w[f, :, ::-1, ::-1])")],
      "the kernel is flipped"),
+    ("conv_forward_loops", [("xp[n, :, oy * stride:oy * stride + KH, ox * stride:ox * stride "
+                             "+ KW]", "xp[n, :, oy:oy + KH, ox:ox + KW]")],
+     "stride is ignored inside the loop"),
+    ("conv_forward_loops", [("xp[n, :, oy * stride:oy * stride + KH, ox * stride:ox * stride "
+                             "+ KW]", "xp[n, :, oy:oy + KH, ox:ox + KW]"),
+                            ("(H + 2 * P - KH) // stride + 1, (W + 2 * P - KW) // stride + 1",
+                             "H + 2 * P - KH + 1, W + 2 * P - KW + 1")], "the stride-1 size"),
+    ("conv_forward_loops", [(" + b[f]", "")], "the bias is missing"),
     ("im2col", [("cols[c * kh * kw + i * kw + j]", "cols[(i * kw + j) * C + c]")],
      "rows are in the wrong order"),
+    ("im2col", [("tap.reshape(-1)", "tap.T.reshape(-1)")], "columns are in the wrong order"),
+    ("im2col", [("    return cols", "    return cols.T")], "transposed: one ROW per"),
     ("conv_backward", [("db = dout.sum(axis=(0, 2, 3))", "db = np.zeros(F, x.dtype)")],
      "db is zero"),
+    ("conv_backward", [("db = dout.sum(axis=(0, 2, 3))", "db = dout.mean(axis=(0, 2, 3))")],
+     "not a mean"),
     ("conv_backward", [("tensordot(g, w,", "tensordot(g, w[:, :, ::-1, ::-1],")],
-     "kernel the wrong way round"),
+     "kernel the wrong way round (rotated by 180"),
+    ("conv_backward", [("tensordot(g, w,", "tensordot(g, w.transpose(0, 1, 3, 2),")],
+     "kernel transposed (i and j swapped)"),
+    ("conv_backward", [("* xp[n, :, ys:ys + KH, xs:xs + KW]",
+                        "* xp[n, :, ys:ys + KH, xs:xs + KW][:, ::-1, ::-1]")], "dw is flipped"),
     ("batchnorm_backward", [("M = N * H * W", "M = 1")], "need a 1/M"),
     ("batchnorm_backward", [("(dout - mean_g - xhat * mean_gx)", "dout")], "eval-mode"),
+    ("batchnorm_backward", [("mean_g = dbeta.reshape(1, C, 1, 1) / M",
+                             "mean_g = dout.mean(axis=(2, 3), keepdims=True)"),
+                            ("mean_gx = dgamma.reshape(1, C, 1, 1) / M",
+                             "mean_gx = (dout * xhat).mean(axis=(2, 3), keepdims=True)")],
+     "the batch sum is missing: the means run over H and W"),
+    ("batchnorm_backward", [("return dx, dgamma, dbeta",
+                             "return dx, dgamma, dout.sum(axis=(2, 3))")],
+     "the batch sum is missing -- sum over N"),
+    ("batchnorm_backward", [("return dx, dgamma, dbeta", "return dx, dbeta, dgamma")],
+     "swapped"),
+    ("batchnorm_backward", [("dx = gamma.reshape(1, C, 1, 1) * istd *", "dx = istd *")],
+     "gamma is missing from dx"),
     ("upsample_backward", [("    dx[..., 0] += 0.25 * even[..., 0]\n", ""),
                            ("    dx[..., -1] += 0.25 * odd[..., -1]\n", "")],
      "the image edges lose gradient"),
     ("upsample_backward", [("_upsample_axis_adjoint(_upsample_axis_adjoint(dout, 3), 2)",
                             "dout[:, :, ::2, ::2]")], "subsampling dout is not the adjoint"),
+    ("upsample_backward", [("dx[..., :-1] += 0.25 * even[..., 1:]",
+                            "dx[..., 1:] += 0.25 * even[..., :-1]"),
+                           ("dx[..., 1:] += 0.25 * odd[..., :-1]",
+                            "dx[..., :-1] += 0.25 * odd[..., 1:]")], "wrong neighbours"),
+    ("upsample_backward", [upsample_padded(1, "1:")], "misplaced (a crop offset)"),
+    ("upsample_backward", [upsample_padded(2, ":n")], "misplaced (a crop offset)"),
     ("masked_mse", [("K = float(m.sum())", "K = float(mask.sum())")], "AFTER broadcasting"),
     ("masked_mse", [("K = float(m.sum())", "K = float(m.size)")], "number of KNOWN entries"),
+    ("masked_mse", [("dpred = (2 / K)", "dpred = (1 / K)")], "missing the factor 2"),
     ("adam_step", [("m_hat = m / (1 - beta1**t)", "m_hat = m"),
-                   ("v_hat = v / (1 - beta2**t)", "v_hat = v")], "no bias correction"),
+                   ("v_hat = v / (1 - beta2**t)", "v_hat = v")],
+     "no bias correction: divide m by (1 - beta1^t) and v by (1 - beta2^t) before the update "
+     "(without it the early steps are about 3x too LARGE"),
+    ("adam_step", [("v_hat = v / (1 - beta2**t)", "v_hat = v")], "only m is bias-corrected"),
+    ("adam_step", [("return p, m, v", "return p, m_hat, v_hat")], "return the RAW moment m"),
+    ("adam_step", [("beta1 * m + (1 - beta1) * grad", "beta1 * m + grad")],
+     "the (1 - beta1) factor is missing"),
+    ("adam_step", [("beta1**t)", "beta1**(t + 1))"), ("beta2**t)", "beta2**(t + 1))")],
+     "the bias correction uses the wrong t"),
     ("adam_step", [("(np.sqrt(v_hat) + eps)", "np.sqrt(v_hat + eps)")],
      "eps goes outside the square root"),
+    ("adam_step", [("p = p - lr", "p = p + lr")], "step against the gradient"),
     ("dip_step", [("dh = dh + net.deep.backward", "dh = net.deep.backward")],
      "only the deep branch's"),
     ("dip_step", [("    net.zero_grad()\n", "")], "add up across steps"),
@@ -105,6 +181,11 @@ MISTAKES = [
     ("downsampler_adjoint", [("for j in range(4 * f):\n        np.add.at(dx, (Ellipsis, "
                               "idx[:, j]), k[j] * dy)", "dx[..., idx] += dy[..., :, None] * k")],
      "fancy-index +="),
+    ("downsampler_adjoint", [("np.add.at(dx, (Ellipsis, idx[:, j]), k[j] * dy)",
+                              "dx[..., idx[:, j]] += k[j] * dy")],
+     "inside the loop over j"),
+    ("downsampler_adjoint", [("return np.swapaxes(dx, 2, 3)", "return np.swapaxes(dx, 2, 3) "
+                              "* f * f")], "not an inverse"),
     ("stopping_rule", [("it - self.best_iter >= self.patience",
                         "it - self.best_iter > self.patience")], "off by one"),
     ("stopping_rule", [("self.frames.append(output.copy())", "self.frames.append(output)")],
@@ -122,7 +203,7 @@ def test_every_exercise_has_a_planted_mistake():
 def test_planted_mistake_is_caught_with_its_hint(name, edits, hint, tmp_path):
     msgs = failures(run(name, tmp_path, mutate(name, *edits)))
     assert msgs, f"the planted mistake passed every check of {name}"
-    assert any(hint in m for m in msgs), msgs
+    assert hint in msgs[0], msgs  # the FIRST failure names the mistake
 
 
 def test_learner_exception_is_one_line_with_type_and_line(tmp_path):

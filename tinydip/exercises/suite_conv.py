@@ -43,6 +43,14 @@ def _shape_hint(got, expected, what: str) -> None:
                    "zeros on each side, Ho = (H + 2P - KH) // S + 1")
 
 
+def _stride_hint(got, x, w, stride: int) -> None:
+    if stride != 1 and isinstance(got, np.ndarray) and got.shape == _out_shape(x, w, 1) \
+            and got.shape != _out_shape(x, w, stride):
+        raise Fail(f"out has shape {got.shape}, the stride-1 size: with stride S = {stride}, "
+                   "Ho = (H + 2P - KH) // S + 1 and output (oy, ox) reads the window at "
+                   "(oy*S, ox*S)")
+
+
 # ---- conv_forward_loops -------------------------------------------------------------------
 
 @CONV_FORWARD_LOOPS.check("shape and dtype (stride 1 and 2)")
@@ -51,6 +59,7 @@ def _cf_shape(m: LearnerModule) -> None:
     for xs, fk, s in CASES[:2]:
         x, w, b = _data(rng, xs, fk)
         out = m.conv_forward_loops(x, w, b, s)
+        _stride_hint(out, x, w, s)
         _shape_hint(out, _out_shape(x, w, s), "out")
         expect_array(out, "out", _out_shape(x, w, s), np.float32)
 
@@ -61,9 +70,14 @@ def _cf_values(m: LearnerModule) -> None:
     for xs, fk, s in CASES:
         x, w, b = _data(rng, xs, fk, np.float64)
         out = m.conv_forward_loops(x, w, b, s)
+        _stride_hint(out, x, w, s)
         _shape_hint(out, _out_shape(x, w, s), "out")
+        Ho, Wo = _out_shape(x, w, s)[2:]
         expect_array(out, "out", _out_shape(x, w, s))
         compare(out, conv2d_naive(x, w, b, s), "out", 1e-10, mistakes={
+            "the stride is ignored inside the loop: output (oy, ox) reads the window that "
+            "starts at (oy*S, ox*S) in xpad, not at (oy, ox)":
+                conv2d_naive(x, w, b, 1)[:, :, :Ho, :Wo],
             "the kernel is flipped: deep-learning 'convolution' is a cross-correlation, "
             "out[oy, ox] uses w[i, j] * xpad[oy*S + i, ox*S + j] (no flip)":
                 conv2d_naive(x, w[:, :, ::-1, ::-1].copy(), b, s),
@@ -148,17 +162,27 @@ def _cb_shape(m: LearnerModule) -> None:
     expect_array(db, "db", b.shape, np.float32)
 
 
+def _dx_with(x, w_used, b, s, dout):
+    """dx as if the backward had used ``w_used`` in place of w (dx is linear in w)."""
+    return _reference(x, np.ascontiguousarray(w_used), b, s, dout)[0]
+
+
 def _mistakes_dx(x, w, b, s, dout):
-    if s != 1:
-        return {}
-    wt = w.transpose(1, 0, 2, 3)  # (C, F, KH, KW)
-    out = {"dx has the kernel the wrong way round: each dout[n, f, oy, ox] * w[f, c, i, j] "
-           "goes back to xpad[n, c, oy*S + i, ox*S + j]; written as a convolution of dout, "
-           "that is the kernel rotated by 180 degrees":
-               conv2d_naive(dout, np.ascontiguousarray(wt), None)}
+    out = {"dx has the kernel the wrong way round (rotated by 180 degrees): each "
+           "dout[n, f, oy, ox] * w[f, c, i, j] goes back to xpad[n, c, oy*S + i, ox*S + j], "
+           "the same tap (i, j) the forward used -- no flip in the loop form (the flip only "
+           "appears when dx is written as a convolution of dout)":
+               _dx_with(x, w[:, :, ::-1, ::-1], b, s, dout),
+           "dx has the kernel transposed (i and j swapped): w[f, c, i, j] goes back to "
+           "xpad[..., oy*S + i, ox*S + j] -- i moves along H (rows), j along W":
+               _dx_with(x, w.transpose(0, 1, 3, 2), b, s, dout)}
     if w.shape[0] == w.shape[1]:
         out["dx sums over the OUTPUT channels f: use w[f, c] transposed to (C, F, KH, KW) "
-            "(yours mixes up f and c)"] = conv2d_naive(dout, w[:, :, ::-1, ::-1].copy(), None)
+            "(yours mixes up f and c)"] = _dx_with(x, w.transpose(1, 0, 2, 3), b, s, dout)
+    if s == 1:
+        out["dx is the convolution of dout with the kernel rotated by 180 degrees AND its "
+            "channel axes swapped to (C, F, KH, KW); you swapped the axes but did not rotate"] \
+            = conv2d_naive(dout, np.ascontiguousarray(w.transpose(1, 0, 2, 3)), None)
     return out
 
 

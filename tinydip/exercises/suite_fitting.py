@@ -128,9 +128,18 @@ def _adam_variants(p, g, m, v, t) -> dict[str, np.ndarray]:
         vh = v1 / (1 - b2**tt) if correct else v1
         return p - lr * mh / (np.sqrt(vh + eps) if inside else np.sqrt(vh) + eps)
 
+    def half(correct_m):  # only one moment corrected
+        mh, vh = (m1 / (1 - b1**t), v1) if correct_m else (m1, v1 / (1 - b2**t))
+        return p - lr * mh / (np.sqrt(vh) + eps)
+
     return {
         "no bias correction: divide m by (1 - beta1^t) and v by (1 - beta2^t) before the "
-        "update (early steps are otherwise far too small)": upd(t, correct=False),
+        "update (without it the early steps are about 3x too LARGE: v starts even further "
+        "below its true value than m, and sqrt(v) divides; chapter 9, section 2)":
+            upd(t, correct=False),
+        "only m is bias-corrected: correct v too, v_hat = v / (1 - beta2^t) (correcting m "
+        "alone makes the first steps ~30x too large)": half(True),
+        "only v is bias-corrected: correct m too, m_hat = m / (1 - beta1^t)": half(False),
         "the bias correction uses the wrong t: t is this step's number, 1 on the first step "
         "(use it as given, do not add 1)": upd(t + 1),
         "the bias correction uses the wrong t: t is this step's number, 1 on the first step":
@@ -155,15 +164,17 @@ def _ad_shape(m: LearnerModule) -> None:
 @ADAM.check("the moments m and v match tinydip")
 def _ad_moments(m: LearnerModule) -> None:
     rng = np.random.default_rng(91)
-    for t, scale in ((1, 1.0), (5, 0.1)):
+    # t = 5 (m, v not zero) first: at t = 1 with m = 0, "bias-corrected m returned" and "the
+    # (1 - beta1) factor missing" give the same numbers; the raw-moment mistake is tried first
+    for t, scale in ((5, 0.1), (1, 1.0)):
         p, g, m0, v0 = _adam_state(rng, t, scale)
         _, m1, v1 = _learner_adam(m, p, g, m0, v0, t)
         _, rm, rv = _adam_reference(p, g, m0, v0, t)
         b1, b2 = HP["beta1"], HP["beta2"]
         compare(m1, rm, "m", 1e-6, mistakes={
-            "m = beta1 m + (1 - beta1) g: the (1 - beta1) factor is missing": b1 * m0 + g,
             "return the RAW moment m; the bias correction is only for the update":
-                rm / (1 - b1**t)})
+                rm / (1 - b1**t),
+            "m = beta1 m + (1 - beta1) g: the (1 - beta1) factor is missing": b1 * m0 + g})
         compare(v1, rv, "v", 1e-6, mistakes={
             "v averages the SQUARED gradient: v = beta2 v + (1 - beta2) g^2":
                 b2 * v0 + (1 - b2) * g,

@@ -44,8 +44,37 @@ def _ng_shape(m: LearnerModule) -> None:
                  x.shape, np.float64)
 
 
+def _slice_difference(f, x: np.ndarray, h: float) -> np.ndarray:
+    """A mistake: perturb a whole slice x[i] (first axis) at once, not one entry."""
+    g = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        old = x[i].copy()
+        x[i] = old + h
+        fp = f(x)
+        x[i] = old - h
+        g[i] = (fp - f(x)) / (2 * h)
+        x[i] = old
+    return g
+
+
+RESTORE_HINT = ("x was changed: save each entry before perturbing it and assign it back "
+                "afterwards (x + h - h is not always x in floating point)")
+
+
+def _learner_gradient(m: LearnerModule, f, x: np.ndarray, *h) -> np.ndarray:
+    """The learner's gradient; a changed x is diagnosed first (it spoils every later probe)."""
+    before = x.copy()
+    got = m.numerical_gradient(f, x, *h)
+    if not np.array_equal(x, before):
+        raise Fail(RESTORE_HINT + "; every later probe then starts from a shifted x")
+    return expect_array(got, "the gradient", x.shape)
+
+
 def _ng_mistakes(f, x: np.ndarray, exact: np.ndarray) -> dict[str, np.ndarray]:
     return {
+        "you perturbed a whole slice x[i] at once: visit every ENTRY, e.g. with "
+        "np.ndindex(x.shape) (a multi-index), not just the first axis":
+            _slice_difference(f, x.copy(), 1e-5),
         "this is the one-sided difference (f(x+h) - f(x)) / h, whose error is O(h): use the "
         "central difference (f(x+h) - f(x-h)) / (2h)": _forward_difference(f, x.copy(), 1e-5),
         "twice the gradient: the central difference divides by 2h, not h": 2 * exact,
@@ -59,7 +88,7 @@ def _ng_values(m: LearnerModule) -> None:
     rng = np.random.default_rng(1)
     x = rng.standard_normal((4, 5))
     f, exact = _smooth(rng.standard_normal(x.shape))
-    got = expect_array(m.numerical_gradient(f, x, 1e-5), "the gradient", x.shape)
+    got = _learner_gradient(m, f, x, 1e-5)
     compare(got, exact(x), "the gradient", 1e-7, _ng_mistakes(f, x, exact(x)))
 
 
@@ -68,10 +97,10 @@ def _ng_shapes(m: LearnerModule) -> None:
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 3, 2))
     f, exact = _smooth(rng.standard_normal(x.shape))
-    got = expect_array(m.numerical_gradient(f, x), "the gradient", x.shape)
+    got = _learner_gradient(m, f, x)
     compare(got, exact(x), "the gradient", 1e-7, _ng_mistakes(f, x, exact(x)),
-            hint="visit every entry, e.g. with "
-            "np.ndindex(x.shape) or x.reshape(-1) (a view), not just the first axis")
+            hint="it must work for any number of axes: visit every entry, e.g. with "
+            "np.ndindex(x.shape), and keep the default h = 1e-5")
 
 
 @NUMERICAL_GRADIENT.check("numerical_gradient: leaves x exactly as it was")
@@ -80,8 +109,7 @@ def _ng_restores(m: LearnerModule) -> None:
     before = x.copy()
     m.numerical_gradient(lambda v: float(np.sum(v**3)), x, 1e-5)
     if not np.array_equal(x, before):
-        raise Fail("x was changed: save each entry before perturbing it and assign it back "
-                   "afterwards (x + h - h is not always x in floating point)")
+        raise Fail(RESTORE_HINT)
 
 
 @NUMERICAL_GRADIENT.check("rel_error: values")

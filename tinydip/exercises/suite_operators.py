@@ -28,6 +28,10 @@ def _adjoint_1d(dy: np.ndarray, f: int, n: int, edges: str) -> np.ndarray:
     if edges == "fancy":  # dx[..., idx] += ... keeps ONE of the repeated indices' updates
         dx[..., np.clip(raw, 0, n - 1)] += dy[..., :, None] * k
         return dx
+    if edges == "fancy-column":  # the same inside a loop over j: repeats only at the borders
+        for j in range(4 * f):
+            dx[..., np.clip(raw[:, j], 0, n - 1)] += k[j] * dy
+        return dx
     for j in range(4 * f):
         cols = np.clip(raw[:, j], 0, n - 1)
         keep = (raw[:, j] == cols) if edges == "drop" else np.ones(len(cols), bool)
@@ -65,6 +69,10 @@ def _ds_values(m: LearnerModule) -> None:
             "fancy-index += (dx[..., idx] += ...) keeps only ONE update per repeated index, and "
             "neighbouring windows overlap: accumulate with np.add.at or an explicit loop":
                 _adjoint_variant(dy, f, "fancy"),
+            "fancy-index += inside the loop over j (dx[..., idx[:, j]] += ...) still loses "
+            "updates: at the clamped borders one column idx[:, j] repeats an index, and only "
+            "one of those updates survives -- use np.add.at(dx, (Ellipsis, idx[:, j]), ...)":
+                _adjoint_variant(dy, f, "fancy-column"),
             "the taps that the forward clamped to the first/last pixel are dropped: clamp the "
             "index the same way and ADD those taps to the edge pixel":
                 _adjoint_variant(dy, f, "drop"),
