@@ -18,10 +18,15 @@ INSTALL_HINT = "pip install -e '.[notebooks]'"
 
 
 def find_tutorials() -> Path | None:
-    """The ``tutorials/`` folder of a source checkout (beside the ``tinydip`` package), or
-    None when tinydip was installed without it (e.g. from a wheel)."""
-    here = Path(__file__).resolve().parents[2] / "tutorials"  # tinydip/cli/ -> repo root
-    return here if any(here.glob("[0-9][0-9]_*.py")) else None
+    """The chapters' folder: the ``tinydip.tutorials`` package data of any install (from a
+    wheel: inside the package; from a checkout: its ``tutorials/``), or None if missing."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("tinydip.tutorials")
+    for where in (spec.submodule_search_locations or []) if spec else []:
+        if any(Path(where).glob("[0-9][0-9]_*.py")):
+            return Path(where)
+    return None
 
 
 def chapters(folder: Path) -> list[Path]:
@@ -169,10 +174,9 @@ def run_notebooks(args) -> int:
         return 2
     source = Path(args.tutorials) if args.tutorials else find_tutorials()
     if source is None or not chapters(source):
-        where = source if source is not None else "beside the installed tinydip package"
-        print(f"tinydip: error: no tutorial chapters (NN_name.py) found {where}: the "
-              "tutorials ship with the source checkout (git clone, then pip install -e "
-              f"'.[notebooks]'), or pass --tutorials DIR", file=sys.stderr)
+        where = source if source is not None else "in the installed tinydip package"
+        print(f"tinydip: error: no tutorial chapters (NN_name.py) found {where}: reinstall "
+              "tinydip, or pass --tutorials DIR", file=sys.stderr)
         return 2
     out_dir = Path(args.dir) if args.dir else source
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -222,8 +226,8 @@ def run_notebooks(args) -> int:
 def add_notebooks(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", metavar="DIR", help="where to write the .ipynb files (default: "
                    "the tutorials folder itself)")
-    p.add_argument("--tutorials", metavar="DIR", help="the tutorials folder (default: "
-                   "tutorials/ of this source checkout)")
+    p.add_argument("--tutorials", metavar="DIR", help="the tutorials folder (default: the "
+                   "chapters that ship with tinydip)")
     p.add_argument("--chapter", nargs="+", metavar="NN", help="only these chapters: a number "
                    "(1 or 01: exactly that chapter) or a name or its prefix (01_gradients)")
     p.add_argument("--execute", action="store_true", help="run every notebook and store its "
