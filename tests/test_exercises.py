@@ -4,6 +4,7 @@ test_exercises_cli.py)."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 from pathlib import Path
 
@@ -11,9 +12,14 @@ import pytest
 
 from tinydip.exercises import EXERCISES, check, get
 from tinydip.exercises.checks import CheckResult
+from tinydip.exercises.registry import DERIVE, GUIDED, LEVELS, UnknownLevel
 
 SOLUTIONS = Path(__file__).with_name("exercise_solutions")
 NAMES = [e.name for e in EXERCISES]
+LEVELED = [(e.name, level) for e in EXERCISES for level in e.levels]
+BACKWARD_OR_OPTIMISER = {"leaky_relu_backward", "sigmoid_backward", "conv_backward",
+                         "batchnorm_backward", "upsample_backward", "dip_step", "masked_mse",
+                         "downsampler_adjoint", "adam_step"}
 
 
 def run(name: str, folder: Path, source: str | None = None) -> list[CheckResult]:
@@ -23,7 +29,7 @@ def run(name: str, folder: Path, source: str | None = None) -> list[CheckResult]
         shutil.copy(SOLUTIONS / f"{name}.py", path)
     else:
         path.write_text(source)
-    return check(name, path)[1]
+    return check(name, path, isolated=False)[1]  # in this process: fast (CLI tests: isolated)
 
 
 def mutate(name: str, *edits: tuple[str, str]) -> str:
@@ -44,18 +50,68 @@ def test_registry_is_complete_and_in_chapter_order():
     chapters = [e.chapter for e in EXERCISES]
     assert chapters == sorted(chapters)
     for e in EXERCISES:
-        assert e.stub_path.is_file(), e.name
         assert (SOLUTIONS / f"{e.name}.py").is_file(), e.name
         assert len(e.suite) >= 2, e.name
-        text = e.stub_text()
-        assert "TODO" in text and "NotImplementedError" in text, e.name
-        for fn in e.functions:
-            assert f"def {fn}" in text or f"class {fn}" in text, (e.name, fn)
+        assert e.difficulty in (1, 2, 3) and 0 < e.minutes <= 120, e.name
+        assert e.levels[0] == GUIDED and set(e.levels) <= set(LEVELS), e.name
+        for level in e.levels:
+            assert e.stub_path(level).is_file(), (e.name, level)
+            text = e.stub_text(level)
+            assert "TODO" in text and "NotImplementedError" in text, (e.name, level)
+            for fn in e.functions:
+                assert f"def {fn}" in text or f"class {fn}" in text, (e.name, level, fn)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_stub_fails_with_a_helpful_message(name, tmp_path):
-    results = run(name, tmp_path, get(name).stub_text())
+def test_every_backward_and_optimiser_exercise_has_a_derive_level():
+    for name in BACKWARD_OR_OPTIMISER:
+        assert DERIVE in get(name).levels, name
+    with pytest.raises(UnknownLevel, match="no level 'derive'.*levels: guided"):
+        get("im2col").stub_path(DERIVE)
+
+
+def _functions(text: str) -> dict[str, str]:
+    """Top-level functions and classes of a stub: name -> their code without docstrings."""
+    out = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+            out[node.name] = ast.dump(ast.Module(body=body, type_ignores=[]))
+    return out
+
+
+def _section(doc: str, title: str) -> list[str]:
+    """The lines of a numpydoc section (``title`` then dashes) of ``doc``."""
+    lines = doc.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(title) and i + 1 < len(lines) and \
+                set(lines[i + 1].strip()) == {"-"}:
+            end = next((j for j in range(i + 2, len(lines))
+                        if j + 1 < len(lines) and set(lines[j + 1].strip()) == {"-"}),
+                       len(lines))
+            return [ln.strip() for ln in lines[i + 2:end] if ln.strip()]
+    return []
+
+
+@pytest.mark.parametrize("name", [e.name for e in EXERCISES if DERIVE in e.levels])
+def test_derive_stub_gives_the_same_parts_and_not_the_equations(name):
+    e = get(name)
+    guided, derive = e.stub_text(GUIDED), e.stub_text(DERIVE)
+    g, d = _functions(guided), _functions(derive)
+    assert g.keys() == d.keys(), name
+    for fn in g.keys() - set(e.functions):  # the given forward: the same code at both levels
+        assert g[fn] == d[fn], (name, fn)
+    docs = {n.name: ast.get_docstring(n) or "" for n in ast.parse(guided).body
+            if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    for fn in e.functions:
+        for title in ("Equation", "Steps"):
+            for line in _section(docs[fn], title):
+                if len(line) > 12 and "=" in line:  # an equation of the guided level
+                    assert line not in derive, (name, fn, line)
+
+
+@pytest.mark.parametrize("name, level", LEVELED, ids=[f"{n}-{lv}" for n, lv in LEVELED])
+def test_stub_fails_with_a_helpful_message(name, level, tmp_path):
+    results = run(name, tmp_path, get(name).stub_text(level))
     assert results and not any(r.passed for r in results)
     first = results[0].message
     assert first.startswith(f"not implemented yet: fill in the TODO in {name}.py:"), first
@@ -64,10 +120,32 @@ def test_stub_fails_with_a_helpful_message(name, tmp_path):
         assert r.message.startswith("not implemented yet"), r.message
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_solution_passes_every_check(name, tmp_path):
-    results = run(name, tmp_path)
+@pytest.mark.parametrize("name, level", LEVELED, ids=[f"{n}-{lv}" for n, lv in LEVELED])
+def test_solution_passes_every_check(name, level, tmp_path):
+    """The same checker at both levels: the solution (which uses the stub's given parts at
+    its level, copied in) passes."""
+    results = run(name, tmp_path, solution_at(name, level))
     assert all(r.passed for r in results), failures(results)
+
+
+def solution_at(name: str, level: str) -> str:
+    """The solution with its imports of the given parts pointed at the stub of ``level``:
+    the learner's functions appended to the stub's own text."""
+    stub = get(name).stub_text(level)
+    sol = (SOLUTIONS / f"{name}.py").read_text()
+    given = f"from tinydip.exercises.stubs.{name} import"
+    lines = sol.splitlines()
+    if any(ln.startswith(given) for ln in lines):  # drop the import of the given parts
+        start = next(i for i, ln in enumerate(lines) if ln.startswith(given))
+        end = start if ln_closed(lines[start]) else next(
+            i for i in range(start, len(lines)) if lines[i].startswith(")"))
+        lines = lines[:start] + lines[end + 1:]
+    learner = "\n".join(lines)
+    return stub + "\n\n# ---- the solution (replaces the TODO functions) ----\n" + learner + "\n"
+
+
+def ln_closed(line: str) -> bool:
+    return "(" not in line or ")" in line
 
 
 UPSAMPLE_PADDED = """def _upsample_axis_adjoint(d, axis):
