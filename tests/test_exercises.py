@@ -5,6 +5,7 @@ test_exercises_cli.py)."""
 from __future__ import annotations
 
 import ast
+import inspect
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,16 @@ BACKWARD_OR_OPTIMISER = {"leaky_relu_backward", "sigmoid_backward", "conv_backwa
                          "downsampler_adjoint", "adam_step"}
 
 
+# the checks run in this process: fast (the CLI runs them in a child with a time limit,
+# tested in test_exercises_cli.py)
+HERE = {"isolated": False} if "isolated" in inspect.signature(check).parameters else {}
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # progress files go to the test's folder, not the checkout
+
+
 def run(name: str, folder: Path, source: str | None = None) -> list[CheckResult]:
     """Write ``source`` (default: the solution) to folder/name.py and check it."""
     path = folder / f"{name}.py"
@@ -29,7 +40,7 @@ def run(name: str, folder: Path, source: str | None = None) -> list[CheckResult]
         shutil.copy(SOLUTIONS / f"{name}.py", path)
     else:
         path.write_text(source)
-    return check(name, path, isolated=False)[1]  # in this process: fast (CLI tests: isolated)
+    return check(name, path, **HERE)[1]
 
 
 def mutate(name: str, *edits: tuple[str, str]) -> str:
