@@ -11,10 +11,12 @@ def run_list(args) -> int:
     from ..exercises import EXERCISES, progress  # imported when used: keeps --help fast
 
     records = progress.load(".")
-    print(f"{'exercise':22s} {'chapter':22s} {'title':44s} progress")
+    print(f"{'exercise':22s} {'chapter':22s} {'title':44s} {'levels':13s} diff "
+          f"{'time':9s} progress")
     for e in EXERCISES:
-        print(f"{e.name:22s} {e.chapter:22s} {e.title:44s} "
-              f"{progress.status('.', e.name, records)}")
+        time = f"{e.minutes}" + (f"/{e.derive_minutes()}" if e.derive_minutes() else "")
+        print(f"{e.name:22s} {e.chapter:22s} {e.title:44s} {'/'.join(e.levels):13s} "
+              f"{e.difficulty:^4d} {time + ' min':9s} {progress.status('.', e.name, records)}")
     print("start one with: tinydip exercise start NAME   (then: tinydip exercise check NAME)")
     return 0
 
@@ -22,7 +24,7 @@ def run_list(args) -> int:
 def run_start(args) -> int:
     from ..exercises import start
 
-    path = start(args.name, args.dir, args.force)
+    path = start(args.name, args.dir, args.force, args.level)
     print(f"wrote {path}: fill in the TODO blocks, then run "
           f"'tinydip exercise check {args.name}'"
           + (f" --file {path}" if Path(args.dir).resolve() != Path.cwd() else ""))
@@ -54,6 +56,9 @@ def add_exercise(p: argparse.ArgumentParser) -> None:
     st.add_argument("name", metavar="NAME")
     st.add_argument("--dir", default=".", help="folder to write into (default: here)")
     st.add_argument("--force", action="store_true", help="overwrite an existing NAME.py")
+    st.add_argument("--level", choices=("guided", "derive"), default="guided",
+                    help="guided (default): equations and hints given; derive: the forward "
+                    "and the shapes only, you derive the backward")
     st.set_defaults(func=run_start)
     ck = sub.add_parser("check", help="import your NAME.py and run the checks")
     ck.add_argument("name", metavar="NAME")

@@ -14,7 +14,8 @@ class ExerciseFileError(ValueError):
     """The stub would overwrite a file, or the learner's file is missing."""
 
 
-def start(name: str, folder: str | os.PathLike = ".", force: bool = False) -> Path:
+def start(name: str, folder: str | os.PathLike = ".", force: bool = False,
+          level: str = "guided") -> Path:
     """Write ``<name>.py`` (the stub) into ``folder``; refuse to overwrite without ``force``."""
     exercise = get(name)
     folder = Path(folder)
@@ -24,7 +25,7 @@ def start(name: str, folder: str | os.PathLike = ".", force: bool = False) -> Pa
     if path.exists() and not force:
         raise ExerciseFileError(f"{path} already exists; not overwriting your work (use "
                                 "--force to start over)")
-    path.write_text(exercise.stub_text(), encoding="utf-8")
+    path.write_text(exercise.stub_text(level), encoding="utf-8")  # guided or derive
     progress.record(folder, name, progress.STARTED)
     return path
 
