@@ -317,3 +317,16 @@ def test_reference_values_are_never_printed(tmp_path):
     msgs = failures(run("masked_mse", tmp_path, mutate("masked_mse", ("d * d", "d * d * 3"))))
     assert msgs and all("relative error" in m or "disagrees" in m for m in msgs), msgs
     assert not any("[" in m for m in msgs), msgs  # no arrays in the report
+
+
+def test_cli_start_at_the_derive_level_and_list_shows_levels(tmp_path, capsys):
+    from tinydip.cli.main import main
+    assert main(["exercise", "start", "conv_backward", "--level", "derive"]) == 0
+    text = (tmp_path / "conv_backward.py").read_text()
+    assert text == get("conv_backward").stub_text(DERIVE) and "level derive" in text
+    assert main(["exercise", "start", "im2col", "--level", "derive"]) == 2
+    assert "no level 'derive'" in capsys.readouterr().err
+    assert main(["exercise", "list"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("batchnorm_backward "))
+    assert "guided/derive" in line and " 3 " in line and "30/60 min" in line
