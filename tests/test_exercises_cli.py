@@ -93,7 +93,8 @@ def test_start_into_another_folder(cli, tmp_path):
     code, out, _ = cli("start", "adam_step", "--dir", "ex")
     assert code == 0 and (tmp_path / "ex" / "adam_step.py").is_file()
     assert "--file" in out
-    assert progress(tmp_path / "ex")["adam_step"]["status"] == "started"
+    assert progress(tmp_path)["adam_step"]["status"] == "started"  # where `list` looks
+    assert not (tmp_path / "ex" / FILENAME).exists()
     code, _, err = cli("start", "adam_step", "--dir", "missing")
     assert code == 2 and "does not exist" in err
 
@@ -112,13 +113,17 @@ def test_check_missing_file_is_one_line_exit_2(cli, tmp_path):
     assert code == 2 and "not found" in err
 
 
-def test_check_with_file_records_progress_next_to_it(cli, tmp_path):
+def test_check_with_file_records_progress_where_list_looks(cli, tmp_path):
     (tmp_path / "sub").mkdir()
     target = tmp_path / "sub" / "mine.py"
     shutil.copy(SOLUTIONS / "sigmoid_backward.py", target)
     code, out, _ = cli("check", "sigmoid_backward", "--file", target)
     assert code == 0 and "all 3 checks pass" in out
-    assert progress(tmp_path / "sub")["sigmoid_backward"]["status"] == "passed"
+    assert progress(tmp_path)["sigmoid_backward"]["status"] == "passed"  # the working folder
+    assert not (tmp_path / "sub" / FILENAME).exists()
+    _, out, _ = cli("list")
+    assert next(ln for ln in out.splitlines() if ln.startswith("sigmoid_backward ")
+                ).endswith("passed")
 
 
 def test_corrupt_progress_file_is_ignored_and_rewritten(cli, tmp_path):
@@ -128,3 +133,81 @@ def test_corrupt_progress_file_is_ignored_and_rewritten(cli, tmp_path):
     assert cli("start", "sigmoid_backward")[0] == 0
     assert progress(tmp_path)["sigmoid_backward"]["status"] == "started"
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("record", [
+    {"status": "started", "passed": 1},  # "total" missing: was a KeyError traceback
+    {"status": "started", "total": "x", "passed": None},
+    {"status": 3},
+    {"passed": [1], "total": {}},
+])
+def test_hand_edited_progress_file_is_shown_not_a_traceback(cli, tmp_path, record):
+    (tmp_path / FILENAME).write_text(json.dumps({"version": 1,
+                                                 "exercises": {"masked_mse": record}}))
+    code, out, err = cli("list")
+    assert code == 0 and not err
+    row = next(ln for ln in out.splitlines() if ln.startswith("masked_mse "))
+    assert row.endswith("started")
+
+
+# ---- issue 27: the learner's code runs in a child process; it cannot forge a pass --------
+
+SIGMOID_OK = (SOLUTIONS / "sigmoid_backward.py").read_text()
+
+
+def _solution_then(tail: str) -> str:
+    """The correct solution, whose sigmoid_backward runs ``tail`` first."""
+    head = "def sigmoid_backward(dout, cache):"
+    assert head in SIGMOID_OK
+    return SIGMOID_OK.replace(head, f"{head}\n    {tail}")
+
+
+@pytest.mark.parametrize("source, message", [
+    ("import sys\nsys.exit(0)\n", "called sys.exit(0) while being imported"),
+    ("import os\nos._exit(0)\n", "ended the checker during importing your file"),
+    (_solution_then("import sys; sys.exit(0)"), "called sys.exit(0) inside the check"),
+    (_solution_then("import os; os._exit(0)"), "ended the checker during this check"),
+    (_solution_then("raise SystemExit"), "called sys.exit(None)"),
+    (_solution_then("import os, signal; os.kill(os.getpid(), signal.SIGKILL)"),
+     "ended the checker"),
+])
+def test_exiting_cannot_pass_a_check(cli, tmp_path, source, message):
+    (tmp_path / "sigmoid_backward.py").write_text(source)
+    code, out, err = cli("check", "sigmoid_backward")
+    assert code == 1 and "Traceback" not in out + err
+    assert "FAIL  " in out and message in out and "checks pass:" not in out
+    assert progress(tmp_path)["sigmoid_backward"]["status"] == "started"
+
+
+def test_printing_a_pass_is_not_a_pass(cli, tmp_path):
+    fake = "print('PASS  everything'); print('all 3 checks pass: sigmoid_backward done')"
+    (tmp_path / "sigmoid_backward.py").write_text(_solution_then(fake + "; return None"))
+    code, out, err = cli("check", "sigmoid_backward")
+    assert code == 1 and "all 3 checks pass" not in out  # the learner's text goes to stderr
+    assert "PASS  everything" in err and "what your code printed" in err
+
+
+def test_an_endless_loop_is_a_fail_line_after_the_time_limit(cli, tmp_path):
+    (tmp_path / "sigmoid_backward.py").write_text(_solution_then("while True: pass"))
+    code, out, err = cli("check", "sigmoid_backward", "--time-limit", "1")
+    assert code == 1 and "Traceback" not in out + err
+    lines = out.splitlines()
+    assert lines[0].startswith("FAIL  ") and "stopped after 1 s" in lines[0]
+    assert all(ln.startswith("FAIL  ") and ln.endswith("not run") for ln in lines[1:3])
+
+
+def test_ctrl_c_stops_the_checker_and_its_child(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "sigmoid_backward.py").write_text(_solution_then("while True: pass"))
+    proc = subprocess.Popen([sys.executable, "-m", "tinydip", "exercise", "check",
+                             "sigmoid_backward", "--time-limit", "300"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # the child imports tinydip, then loops
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err
+    assert "PASS" not in out

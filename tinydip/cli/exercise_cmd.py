@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .argtypes import positive_float
+
 
 def run_list(args) -> int:
     from ..exercises import EXERCISES, progress  # imported when used: keeps --help fast
@@ -32,11 +34,12 @@ def run_start(args) -> int:
 
 
 def run_check(args) -> int:
+    """The verdict is printed here, from the results the checker's child process reported
+    (the learner's code runs there: it cannot print or exit its way to a pass)."""
     from ..exercises import check
-    from ..runtime.jit_notice import compile_notice
 
-    with compile_notice(lambda s: print(s, file=sys.stderr, flush=True)):
-        path, results = check(args.name, args.file)
+    path, results = check(args.name, args.file, time_limit=args.time_limit,
+                          log=lambda s: print(s, file=sys.stderr, flush=True))
     for r in results:
         print(f"PASS  {r.name}" if r.passed else f"FAIL  {r.name} -- {r.message}")
     passed = sum(r.passed for r in results)
@@ -54,7 +57,8 @@ def add_exercise(p: argparse.ArgumentParser) -> None:
     ls.set_defaults(func=run_list)
     st = sub.add_parser("start", help="write NAME.py (a stub with TODOs) into the folder")
     st.add_argument("name", metavar="NAME")
-    st.add_argument("--dir", default=".", help="folder to write into (default: here)")
+    st.add_argument("--dir", default=".", help="folder to write into (default: here; "
+                    "progress is recorded here, where 'exercise list' looks)")
     st.add_argument("--force", action="store_true", help="overwrite an existing NAME.py")
     st.add_argument("--level", choices=("guided", "derive"), default="guided",
                     help="guided (default): equations and hints given; derive: the forward "
@@ -62,5 +66,9 @@ def add_exercise(p: argparse.ArgumentParser) -> None:
     st.set_defaults(func=run_start)
     ck = sub.add_parser("check", help="import your NAME.py and run the checks")
     ck.add_argument("name", metavar="NAME")
-    ck.add_argument("--file", help="your file (default: ./NAME.py)")
+    ck.add_argument("--file", help="your file (default: ./NAME.py); progress is recorded "
+                    "here, in the working folder, where 'exercise list' looks")
+    ck.add_argument("--time-limit", type=positive_float, default=10.0, metavar="SECONDS",
+                    help="stop a check of your code after this long (default 10; numba "
+                    "compiling does not count)")
     ck.set_defaults(func=run_check)

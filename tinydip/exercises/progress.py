@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+
+from ..io.files import write_bytes
 
 FILENAME = ".tinydip-exercises.json"
 NOT_STARTED, STARTED, PASSED = "not started", "started", "passed"
@@ -38,14 +39,7 @@ def record(folder: str | os.PathLike, name: str, status: str, passed: int | None
         entry.update(passed=passed, total=total)
     records[name] = entry
     text = json.dumps({"version": 1, "exercises": records}, indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=FILENAME, suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, folder / FILENAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(folder / FILENAME, text.encode("utf-8"))  # atomic; a symlink is followed
 
 
 def status(folder: str | os.PathLike, name: str, records: dict[str, dict] | None = None) -> str:
@@ -56,6 +50,11 @@ def status(folder: str | os.PathLike, name: str, records: dict[str, dict] | None
         return STARTED if (Path(folder) / f"{name}.py").exists() else NOT_STARTED
     if entry.get("status") == PASSED:
         return PASSED
-    if "passed" in entry:
-        return f"{STARTED} ({entry['passed']}/{entry['total']} checks pass)"
+    passed, total = entry.get("passed"), entry.get("total")
+    if _count(passed) and _count(total) and passed <= total:  # a hand-edited file may not
+        return f"{STARTED} ({passed}/{total} checks pass)"
     return STARTED
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
