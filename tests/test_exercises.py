@@ -249,6 +249,16 @@ MISTAKES = [
     ("masked_mse", [("K = float(m.sum())", "K = float(mask.sum())")], "AFTER broadcasting"),
     ("masked_mse", [("K = float(m.sum())", "K = float(m.size)")], "number of KNOWN entries"),
     ("masked_mse", [("dpred = (2 / K)", "dpred = (1 / K)")], "missing the factor 2"),
+    ("blur_adjoint", [("dx = _fold_rows(dxp, rh, H)\n    dx = _fold_rows(dx.swapaxes(2, 3), "
+                       "rw, W).swapaxes(2, 3)", "dx = dxp[:, :, rh:rh + H, rw:rw + W]")],
+     "the mirrored border is dropped"),
+    ("blur_adjoint", [("kf = k[::-1, ::-1]", "kf = k")], "the kernel is the wrong way round"),
+    ("blur_adjoint", [("dx[:, :, d] += dp[:, :, r - d]", "dx[:, :, d - 1] += dp[:, :, r - d]"),
+                      ("dx[:, :, n - 1 - d] +=", "dx[:, :, n - d] +=")], "as 'symmetric'"),
+    ("blur_adjoint", [("dx[:, :, d] += dp[:, :, r - d]", "dx[:, :, 0] += dp[:, :, r - d]"),
+                      ("dx[:, :, n - 1 - d] +=", "dx[:, :, n - 1] +=")], "onto the edge pixel"),
+    ("blur_adjoint", [("    N, C, H, W = dy.shape\n    kh, kw", "    return blur_forward(dy, k)\n"
+                       "    N, C, H, W = dy.shape\n    kh, kw")], "that is the forward"),
     ("adam_step", [("m_hat = m / (1 - beta1**t)", "m_hat = m"),
                    ("v_hat = v / (1 - beta2**t)", "v_hat = v")],
      "no bias correction: divide m by (1 - beta1^t) and v by (1 - beta2^t) before the update "

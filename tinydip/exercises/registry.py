@@ -13,7 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import suite_conv, suite_fitting, suite_gradients, suite_layers, suite_operators
+from . import (
+    suite_blur,
+    suite_conv,
+    suite_fitting,
+    suite_gradients,
+    suite_layers,
+    suite_operators,
+)
 from .checks import Suite
 
 STUBS = Path(__file__).with_name("stubs")
@@ -88,6 +95,9 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("downsampler_adjoint", "06_super_resolution", "the Lanczos downsampler's adjoint",
              ("downsample_adjoint",), suite_operators.DOWNSAMPLER,
              difficulty=3, minutes=40, levels=BOTH),
+    Exercise("blur_adjoint", "06_super_resolution", "a blur operator's adjoint (deblurring)",
+             ("blur_adjoint",), suite_blur.BLUR_ADJOINT, difficulty=2, minutes=30,
+             levels=BOTH),
     Exercise("adam_step", "09_adam", "one Adam step with bias correction",
              ("adam_step",), suite_fitting.ADAM, difficulty=1, minutes=10, levels=BOTH),
     Exercise("stopping_rule", "10_knowing_when_to_stop", "windowed-variance stopping with patience",
