@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tinydip.io.images import sample_image, save_image
-from tinydip.study.engine import run_study
+from tinydip.study import cluster as cluster_mod
+from tinydip.study.engine import ClusterError, WorkersGone, run_study
 from tinydip.study.runner import run_one
 from tinydip.study.spec import expand, parse_study
 from tinydip.study.store import Store
@@ -79,7 +80,7 @@ def test_tiny_study_every_row_and_bad_image(tmp_path, images, client):
     assert len(csv_lines) == 7 and csv_lines[0].startswith("key,study,image")
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "| denoise-s25 | unet8 | 2 |" in summary and "baseline: haar-ti-hard" in summary
-    assert "## Failed runs (2)" in summary
+    assert "## Failed or interrupted runs (2; redone on resume)" in summary
 
     # resume: nothing left to run, no new row
     again = run_study(st, tmp_path / "out", client=client, progress=False, log=lambda s: None)
@@ -126,10 +127,53 @@ def test_one_and_two_workers_give_identical_numbers(tmp_path, images, client):
     st = tiny_study(tmp_path, images, tasks=[{"kind": "sr", "factor": 2}])
     run_study(st, tmp_path / "two", scheduler=client.scheduler.address, progress=False,
               log=lambda s: None)  # as --scheduler tcp://HOST:PORT
-    run_study(st, tmp_path / "one", workers=1, progress=False, log=lambda s: None)
+    logged = []
+    run_study(st, tmp_path / "one", workers=1, progress=False, log=logged.append)
+    if cluster_mod.has_bokeh():  # the dashboard: a fixed port (8787 or the next free one)
+        (line,) = [s for s in logged if s.startswith("dashboard: ")]
+        assert line.startswith("dashboard: http://127.0.0.1:87")
     two, one = _rows(tmp_path / "two"), _rows(tmp_path / "one")
     assert len(two) == 4 and set(one) == set(two)
     for k in two:
         assert two[k]["status"] == one[k]["status"] == "ok"
         for col in ("psnr", "psnr_y", "ssim", "oracle_psnr", "baseline_psnr"):
             assert one[k][col] == two[k][col], (k, col)
+
+
+@pytest.mark.parametrize("probe, says", [
+    ("__import__('tinydip_not_here')", "cannot import tinydip (ModuleNotFoundError"),
+    ("'0.0.0'", "has tinydip 0.0.0, this client"),
+])
+def test_a_worker_that_cannot_run_tinydip_is_named(tmp_path, client, monkeypatch, probe, says):
+    monkeypatch.setattr(cluster_mod, "_PROBE", probe)
+    st = parse_study({"images": ["sample:mri@32"], "tasks": [{"kind": "denoise"}]}, tmp_path)
+    with pytest.raises(ClusterError, match="the Dask worker tcp://127.0.0.1:") as exc:
+        run_study(st, tmp_path / "out", client=client, progress=False, log=lambda s: None)
+    assert says in str(exc.value) and "\n" not in str(exc.value)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+class _NoWorkers:
+    def nthreads(self):
+        return {}
+
+
+def test_worker_watch_gives_up_after_the_grace():
+    import time
+
+    watch = cluster_mod.WorkerWatch(_NoWorkers(), grace=0.2)
+    watch.check()  # the first look starts the clock
+    time.sleep(0.25)
+    with pytest.raises(WorkersGone, match="every Dask worker left"):
+        watch.check()
+
+
+def test_dashboard_port_is_8787_or_the_next_free_one():
+    import socket
+
+    port = cluster_mod.free_port()
+    assert port >= cluster_mod.DASHBOARD_PORT
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        assert cluster_mod.free_port(port) == port + 1

@@ -1,26 +1,32 @@
 """Run a study's runs on Dask distributed (or in this process) and store every row.
 
 * Default: a ``LocalCluster`` on loopback, worker *processes* (one run at a time each, since
-  every run is single-threaded by default: ``threads``), as many as this process may use cores.
+  every run is single-threaded by default: ``threads``), as many as this process may use cores;
+  its dashboard on port 8787 (or the next free one), the link printed.
 * ``scheduler="tcp://HOST:PORT"``: an existing Dask scheduler and its workers (which need
-  tinydip installed, same version). Images travel with the runs as pixel arrays and results
-  come back to this client, which writes every file: no shared filesystem.
-* ``workers=0``: no Dask, the runs one after another in this process.
+  tinydip installed, same version: checked before any run). Images travel with the runs as
+  pixel arrays and results come back to this client, which writes every file: no shared
+  filesystem.
+* ``workers=0``: no Dask, the runs one after another in this process; a Ctrl-C or SIGTERM
+  records the cut run as ``interrupted`` and stops the study (the signal is raised again).
 
-A worker that dies mid-run (killed, OOM-killed by the nanny, segfault) is restarted by its
-nanny and the scheduler re-runs the task, up to ``retries`` times in all (distributed's
+Before anything is written: ``out`` must be a folder or creatable, the scheduler reachable
+(``cluster.connect``: a few seconds), and ``OUT/.lock`` free (another study running there is
+refused). A worker that dies mid-run (killed, OOM-killed by the nanny, segfault) is restarted
+by its nanny and the scheduler re-runs the task, up to ``retries`` times in all (distributed's
 ``allowed-failures``; on an external scheduler that is the scheduler's own config, e.g.
 ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``). Then the run is recorded as failed with
-the reason. Runs are submitted one per worker thread at a time: normally no run waits in a
-worker's queue (where that worker's death would count against it too), and the pixels of a
-large study are not all in flight at once.
+the reason. If every worker is gone for ``worker_grace`` seconds the study stops
+(``WorkersGone``). Runs are submitted one per worker thread at a time: normally no run waits
+in a worker's queue (where that worker's death would count against it too), and the pixels of
+a large study are not all in flight at once.
 
-Dask is imported here only, lazily: the library and the other commands never need it.
+Dask is imported in ``cluster.py`` only, lazily: the library and the other commands never
+need it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import uuid
@@ -28,17 +34,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..runtime.interrupt import Terminated
+from . import cluster as dk
+from .cluster import MISSING_DASK, ClusterError, MissingDask, WorkersGone  # noqa: F401
 from .runner import Outcome, Payload, Row, run_one
 from .spec import RunSpec, Study, expand
 from .store import Store, dumps, write_atomic
 from .summary import write_summary
+from .table import write_results
 
-MISSING_DASK = ("tinydip study needs Dask distributed: pip install 'tinydip[study]' "
-                "(or: pip install 'dask[distributed]'), or run in-process with --workers 0")
-
-
-class MissingDask(RuntimeError):
-    pass
+POLL_SECONDS = 1.0  # how often a study with runs in flight looks for its workers
 
 
 @dataclass
@@ -49,6 +54,7 @@ class StudyRun:
     skipped: int
     ok: int = 0
     failed: int = 0
+    interrupted: int = 0
     out: Path | None = None
 
 
@@ -88,34 +94,25 @@ def _failed(p: Payload, error: str) -> Outcome:
     return Outcome(row, report={"row": row.to_dict(), "error": error})
 
 
-def _start_dask(workers: int | None, scheduler: str | None, threads: int, retries: int):
-    try:
-        import dask
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise MissingDask(MISSING_DASK) from None
-    # a run is re-run after its worker died until it has been on `retries` dying workers
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # 1.6-2.4x slower fits: see runner._tune_malloc
-    dask.config.set({"distributed.scheduler.allowed-failures": max(0, retries - 1),
-                     "distributed.scheduler.worker-saturation": 1.0,
-                     "distributed.nanny.pre-spawn-environ": environ})
-    if scheduler:
-        client = Client(scheduler, timeout="20s")
-        threads = sum(client.nthreads().values())
-        where = f"the Dask scheduler {scheduler} ({len(client.nthreads())} workers, " \
-            f"{threads} threads)"
-        if not threads:
-            where += "; no worker connected yet, runs wait for one"
-        return client, None, where
+def _plural(n: int, word: str, suffix: str = "s") -> str:
+    return f"{n} {word}{suffix if n != 1 else ''}"
+
+
+def _start_dask(workers: int | None, threads: int, dashboard: bool):
     n = workers or default_workers()
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=":0",  # loopback, any free port
-                           silence_logs=logging.CRITICAL,
-                           env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)})
-    client = Client(cluster)
-    return client, cluster, f"a local Dask cluster ({n} worker process{'es' * (n > 1)} x " \
-        f"1 run, {threads} thread{'s' * (threads > 1)} per run, loopback)"
+    client, cluster = dk.start_local(n, threads, dashboard)
+    return client, cluster, f"a local Dask cluster ({_plural(n, 'worker process', 'es')} x " \
+        f"1 run, {_plural(threads, 'thread')} per run, loopback)"
+
+
+def _study_json(study: Study, runs: list[RunSpec]) -> str:
+    return dumps({"name": study.name, "images": [i.name for i in study.images],
+                  "tasks": [{"name": t.name, **t.identity()} for t in study.tasks],
+                  "settings": [{"name": s.name, **s.options} for s in study.settings],
+                  "seeds": study.seeds, "resize": study.resize, "threads": study.threads,
+                  "runs": [{"key": r.key, "image": r.image.name, "task": r.task.name,
+                            "setting": r.setting.name, "seed": r.seed} for r in runs]},
+                 indent=1)
 
 
 def _killed_message(exc: BaseException) -> str:
@@ -127,53 +124,96 @@ def _killed_message(exc: BaseException) -> str:
 def run_study(study: Study, out: str | Path, *, workers: int | None = None,
               scheduler: str | None = None, retries: int = 3, progress: bool = True,
               run_fn: Callable[[Payload], Outcome] = run_one, client=None,
-              log: Callable[[str], None] | None = None) -> StudyRun:
+              log: Callable[[str], None] | None = None, dashboard: bool = True,
+              worker_grace: float = dk.WORKER_GRACE) -> StudyRun:
     """Run every run of ``study`` not yet finished in ``out``; rows are written as they come.
 
     ``workers``: local worker processes (default: the cores), 0 = in this process without
     Dask; ``scheduler``: address of an existing Dask scheduler (``workers`` is then ignored);
     ``retries``: attempts per run when its worker dies; ``client``: an existing
-    ``distributed.Client`` to use (not closed; its scheduler's config decides the retries).
+    ``distributed.Client`` to use (not closed; its scheduler's config decides the retries);
+    ``dashboard``: the local cluster's dashboard (port 8787 or the next free one);
+    ``worker_grace``: seconds without any worker before the study gives up.
+    Raises ``ValueError`` (``out`` is a file; ``store.Locked``: another study runs there),
+    :class:`ClusterError` (unreachable scheduler, a worker without this tinydip: nothing
+    written), :class:`WorkersGone`, and re-raises a Ctrl-C/SIGTERM that cut an in-process run.
     """
+    log = log or (lambda s: print(s, file=sys.stderr))
+    store = Store(out)  # ValueError if --out is a file; nothing created yet
+    runs = expand(study)
+    own, cluster, where = client is None, None, "this process, one run after another"
+    if client is None and scheduler:
+        dk.configure(retries)
+        client = dk.connect(scheduler)  # before anything is written
+    try:
+        if client is not None:  # every worker runs this tinydip, before anything is written
+            where = _check(client, scheduler or client.scheduler.address, worker_grace)
+        with store.lock():
+            done = store.finished_keys()
+            todo = [r for r in runs if r.key not in done]
+            result = StudyRun(total=len(runs), skipped=len(runs) - len(todo), out=store.dir)
+            write_atomic(store.dir / "study.json", _study_json(study, runs))
+            if not todo:
+                log(f"study {study.name}: all {_plural(len(runs), 'run')} already finished "
+                    f"in {store.dir}")
+                _finish(store, study)
+                return result
+            if client is None and workers != 0:
+                dk.configure(retries)
+                client, cluster, where = _start_dask(workers, study.threads, dashboard)
+            log(f"study {study.name}: {_plural(len(runs), 'run')}, {result.skipped} already "
+                f"finished, {len(todo)} to run on {where}")
+            board = dk.dashboard_line(client, dashboard and cluster is not None) \
+                if client is not None else None
+            if board:
+                log(board)
+            _execute(store, study, todo, result, client, run_fn, retries, progress,
+                     worker_grace)
+    finally:
+        if client is not None and own:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    log(f"study {study.name}: {result.ok} ok, {result.failed} failed, "
+        f"{result.interrupted} interrupted, {result.skipped} skipped; results in {store.dir}")
+    return result
+
+
+def _check(client, address: str, grace: float) -> str:
+    dk.check_workers(client, address, grace)
+    n = client.nthreads()
+    return f"the Dask scheduler {address} ({_plural(len(n), 'worker')}, " \
+        f"{_plural(sum(n.values()), 'thread')})"
+
+
+def _finish(store: Store, study: Study) -> None:
+    write_summary(store, study)
+    write_results(store.dir)
+
+
+def _interrupt(by: str) -> KeyboardInterrupt:
+    """The signal that cut an in-process run, raised again to stop the study."""
+    return Terminated("SIGTERM") if by == "SIGTERM" else KeyboardInterrupt()
+
+
+def _execute(store: Store, study: Study, todo: list[RunSpec], result: StudyRun, client,
+             run_fn, retries: int, progress: bool, worker_grace: float) -> None:
     from tqdm.auto import tqdm
 
-    log = log or (lambda s: print(s, file=sys.stderr))
-    store = Store(out)
-    runs = expand(study)
-    done = store.finished_keys()
-    todo = [r for r in runs if r.key not in done]
-    result = StudyRun(total=len(runs), skipped=len(runs) - len(todo), out=store.dir)
-    write_atomic(store.dir / "study.json", dumps(
-        {"name": study.name, "images": [i.name for i in study.images],
-         "tasks": [{"name": t.name, **t.identity()} for t in study.tasks],
-         "settings": [{"name": s.name, **s.options} for s in study.settings],
-         "seeds": study.seeds, "resize": study.resize, "threads": study.threads,
-         "runs": [{"key": r.key, "image": r.image.name, "task": r.task.name,
-                   "setting": r.setting.name, "seed": r.seed} for r in runs]}, indent=1))
-    if not todo:
-        log(f"study {study.name}: all {len(runs)} runs already finished in {store.dir}")
-        write_summary(store, study)
-        return result
-    cluster, own_client = None, client is None
-    if client is not None:
-        where = f"the Dask cluster of {client.scheduler.address}"
-    elif workers == 0 and not scheduler:
-        where = "this process, one run after another"
-    else:
-        client, cluster, where = _start_dask(workers, scheduler, study.threads, retries)
-    log(f"study {study.name}: {len(runs)} runs, {result.skipped} already finished, "
-        f"{len(todo)} to run on {where}")
     bar = tqdm(total=len(todo), unit="run", desc="study", disable=not progress,
-               dynamic_ncols=True)
+               dynamic_ncols=True, file=sys.stderr)
 
     def record(outcome: Outcome) -> None:
         row = store.append(outcome)
         if row["status"] == "ok":
             result.ok += 1
         else:
-            result.failed += 1
-            bar.write(f"failed: {row['image']} | {row['task']} | {row['setting']} | seed "
-                      f"{row['seed']}: {row['error']}")
+            if row["status"] == "interrupted":
+                result.interrupted += 1
+            else:
+                result.failed += 1
+            bar.write(f"{row['status']}: {row['image']} | {row['task']} | {row['setting']} | "
+                      f"seed {row['seed']}: {row['error']}", file=sys.stderr)
         bar.set_postfix(ok=result.ok, failed=result.failed, refresh=False)
         bar.update(1)
 
@@ -181,32 +221,34 @@ def run_study(study: Study, out: str | Path, *, workers: int | None = None,
         payloads = _payloads(study, todo)
         if client is None:
             for _, p in payloads:
-                record(run_fn(p))
+                outcome = run_fn(p)
+                record(outcome)
+                if outcome.interrupted_by:  # stop here: the signal was for the study
+                    raise _interrupt(outcome.interrupted_by)
         else:
-            _run_dask(client, payloads, run_fn, retries, record)
+            _run_dask(client, payloads, run_fn, retries, record,
+                      dk.WorkerWatch(client, worker_grace))
     finally:
         bar.close()
-        if client is not None and own_client:
-            client.close()
-        if cluster is not None:
-            cluster.close()
-        write_summary(store, study)
-    log(f"study {study.name}: {result.ok} ok, {result.failed} failed, {result.skipped} "
-        f"skipped; results in {store.dir}")
-    return result
+        _finish(store, study)
+
+
+def _killed_message(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (f"its worker died on every attempt (killed, out of memory or crashed): "
+            f"{type(exc).__name__}: {text}")
 
 
 def _run_dask(client, payloads: Iterator[tuple[RunSpec, Payload]], run_fn, retries: int,
-              record: Callable[[Outcome], None]) -> None:
-    from distributed import as_completed
+              record: Callable[[Outcome], None], watch: dk.WorkerWatch) -> None:
+    from distributed import wait
 
     try:
         from distributed import KilledWorker
     except ImportError:  # pragma: no cover - older distributed
         from distributed.scheduler import KilledWorker
 
-    pending: dict = {}
-    ac = as_completed()
+    pending: dict = {}  # future -> payload
 
     def window() -> int:
         # one run per worker thread in flight: normally no run waits in a worker's queue,
@@ -231,18 +273,26 @@ def _run_dask(client, payloads: Iterator[tuple[RunSpec, Payload]], run_fn, retri
             # a fresh Dask key per submission: a rerun never meets the old task's state
             fut = client.submit(run_fn, p, key=f"tinydip-run-{p.key}-{uuid.uuid4().hex[:8]}",
                                 pure=False, retries=retries - 1)
-            pending[fut.key] = p
-            ac.add(fut)
+            pending[fut] = p
 
     submit_more()
-    for fut in ac:
-        p = pending.pop(fut.key)
+    while pending:
         try:
-            outcome = fut.result()
-        except KilledWorker as exc:
-            outcome = _failed(p, _killed_message(exc))
-        except Exception as exc:  # noqa: BLE001 - anything else Dask reports: a failed row
-            outcome = _failed(p, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
-        fut.release()
-        record(outcome)
+            done, _ = wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = ()
+        if not done:  # nothing finished for a while: are there workers at all?
+            watch.check()
+            continue
+        watch.since = None
+        for fut in done:
+            p = pending.pop(fut)
+            try:
+                outcome = fut.result()
+            except KilledWorker as exc:
+                outcome = _failed(p, _killed_message(exc))
+            except Exception as exc:  # noqa: BLE001 - anything else Dask reports: a failed row
+                outcome = _failed(p, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+            fut.release()
+            record(outcome)
         submit_more()

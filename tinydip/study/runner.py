@@ -3,8 +3,10 @@
 :func:`run_one` gets a :class:`Payload` holding the clean pixels (not a path: the image
 travels with the run) and returns an :class:`Outcome`; it never raises for a failing run
 (bad setting, too small an image, out of memory inside NumPy...): the failure becomes a row
-with ``status = "failed"`` and the error text. Only a worker that dies (killed, OOM-killed,
-``os._exit``) escapes it; the engine retries those.
+with ``status = "failed"`` and the error text. A fit cut short by Ctrl-C or SIGTERM (the fit
+keeps its result and says so) becomes ``status = "interrupted"``: never a finished run, so a
+resumed study redoes it. Only a worker that dies (killed, OOM-killed, ``os._exit``) escapes
+it; the engine retries those. A Ctrl-C outside the fit propagates.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Row:
     setting: str
     settings: dict
     seed: int
-    status: str = "failed"  # "ok" | "failed"
+    status: str = "failed"  # "ok" | "failed" | "interrupted" (cut short: redone on resume)
     error: str = ""
     psnr: float | None = None  # RGB (all channels), output vs truth
     psnr_y: float | None = None  # Y of YCbCr (BT.601), border cropped (SR: factor pixels)
@@ -105,6 +107,7 @@ class Outcome:
     output: np.ndarray | None = None  # HxWxC float32 in [0, 1]
     observation: np.ndarray | None = None
     report: dict = field(default_factory=dict)
+    interrupted_by: str | None = None  # "SIGINT" | "SIGTERM": the fit was cut by that signal
 
 
 def luma(img: np.ndarray) -> np.ndarray:
@@ -210,6 +213,11 @@ def run_one(p: Payload) -> Outcome:
         row.fit_seconds = rep.get("seconds")
         out.report = rep
         row.status = "ok"
+        if res.fit.interrupted:  # cut short: not a finished run, whatever it produced
+            out.interrupted_by = res.fit.interrupted_by or "SIGINT"
+            row.status = "interrupted"
+            row.error = (f"interrupted ({out.interrupted_by}) after {row.iters_run} of "
+                         f"{row.max_iters} iterations")
     except Exception as exc:  # noqa: BLE001 - a failed run is a row, not a crash
         msg = " ".join(str(exc).split()) or type(exc).__name__
         row.error = f"{type(exc).__name__}: {msg}"

@@ -3,17 +3,23 @@
 Each finished run is appended to both files at once, flushed and fsync'd before the next
 result is handled, so an interrupted study loses at most the runs in flight. The output image,
 the observation and the report JSON of a run are written to ``runs/KEY/`` before its row.
-Resume: keys with an ``ok`` row in ``runs.jsonl`` are skipped; failed runs are tried again (the
-newer row wins in the summary).
+Resume: keys with an ``ok`` row in ``runs.jsonl`` are skipped; failed and interrupted runs are
+tried again (the newer row wins in the summary and in ``results.csv``). ``runs.csv`` is the log
+of every attempt; the tidy table is ``results.csv`` (``table.py``).
+
+``OUT/.lock`` (``fcntl.flock``, held while a study runs, holding its pid) keeps a second run
+of the same folder out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +50,34 @@ class Store:
     """Rows and per-run files of one study folder."""
 
     def __init__(self, out: str | Path) -> None:
-        self.dir = Path(out)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(out)  # created by create(), not here: a refused study writes nothing
+        check_folder(self.dir)
         self.csv = self.dir / "runs.csv"
         self.jsonl = self.dir / "runs.jsonl"
+
+    def create(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold ``OUT/.lock`` for the block; :class:`Locked` (naming the holder's pid) if
+        another process holds it."""
+        import fcntl
+
+        self.create()
+        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                raise Locked(f"{self.dir} is in use by another tinydip study (pid {holder}); "
+                             "wait for it to end, or use another --out") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def rows(self) -> list[dict]:
         """Every row written so far, in order (a torn last line is ignored)."""
@@ -74,6 +104,7 @@ class Store:
     def append(self, outcome: Outcome) -> dict:
         """Write the run's files, then its row (CSV + JSON line, fsync'd); return the row."""
         row = outcome.row.to_dict()
+        self.create()
         d = self.run_dir(row["key"])
         d.mkdir(parents=True, exist_ok=True)
         if outcome.output is not None:
@@ -90,6 +121,23 @@ class Store:
                          else ("" if v is None else v) for k, v in row.items()})
         _fsync_append(self.csv, buf.getvalue())
         return row
+
+
+class Locked(ValueError):
+    """Another process is running a study in the same folder."""
+
+
+def check_folder(path: Path) -> None:
+    """``ValueError`` unless ``path`` is a folder or can be made one (no file in the way)."""
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = f"--out {path}" if p == path else f"--out {path}: {p}"
+                raise ValueError(f"{where} is a file, not a folder: name a folder for the "
+                                 "results")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise ValueError(f"--out {path}: cannot write in {p} (permission denied)")
+            return
 
 
 def strict(v):

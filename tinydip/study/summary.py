@@ -5,7 +5,8 @@
   the same observations as an extra line; then the failed runs.
 * ``psnr_per_image.png``: PSNR per image, one marker per setting (mean over seeds), the
   baseline as a black cross, one panel per task.
-* ``curves.png``: mean PSNR vs iteration per setting (from the runs' reports), per task.
+* ``curves.png``: mean PSNR vs iteration per setting (from the runs' reports), per task: the
+  last iterate, the smoothed output when it differs, and the output the table reports.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def _mean(values: list, fmt: str = ".0f") -> str:
     return format(float(np.mean(v)), fmt) if v else "–"
 
 
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
 def study_rows(store: Store, study: Study) -> list[dict]:
     """The newest row of each run of ``study`` present in the folder, in run order."""
     latest = store.latest()
@@ -45,13 +50,15 @@ def study_rows(store: Store, study: Study) -> list[dict]:
 
 def summary_markdown(rows: list[dict], study: Study) -> str:
     ok = [r for r in rows if r["status"] == "ok"]
-    failed = [r for r in rows if r["status"] != "ok"]
+    failed = [r for r in rows if r["status"] != "ok"]  # failed or interrupted
+    n_cut = sum(r["status"] == "interrupted" for r in failed)
     n_runs = len(study.images) * len(study.tasks) * len(study.settings) * len(study.seeds)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"# Study {study.name}", "",
-             f"{len(rows)} of {n_runs} runs recorded: {len(ok)} ok, {len(failed)} failed "
-             f"({now}). {len(study.images)} images x {len(study.tasks)} tasks x "
-             f"{len(study.settings)} settings x {len(study.seeds)} seeds.", "",
+             f"{len(rows)} of {n_runs} runs recorded: {len(ok)} ok, {n_cut} interrupted, "
+             f"{len(failed) - n_cut} failed "
+             f"({now}). {_n(len(study.images), 'image')} x {_n(len(study.tasks), 'task')} "
+             f"x {_n(len(study.settings), 'setting')} x {_n(len(study.seeds), 'seed')}.", "",
              "Mean ± std over images and seeds. PSNR in dB on all channels; PSNR-Y on the "
              "Y channel (BT.601) with a border of `factor` pixels cropped for SR; oracle = the "
              "best PSNR any iterate reached (needs the truth; not a usable output).", "",
@@ -81,12 +88,13 @@ def summary_markdown(rows: list[dict], study: Study) -> str:
                          f"| {_ms([r['baseline_psnr_y'] for r in b])} "
                          f"| {_ms([r['baseline_ssim'] for r in b])} | | | |")
     if failed:
-        lines += ["", f"## Failed runs ({len(failed)})", "",
+        lines += ["", f"## Failed or interrupted runs ({len(failed)}; redone on resume)", "",
                   "| image | task | setting | seed | error |", "|---|---|---|---|---|"]
         for r in failed:
             err = str(r.get("error", "")).replace("|", "/")[:300]
             lines.append(f"| {r['image']} | {r['task']} | {r['setting']} | {r['seed']} | {err} |")
-    lines += ["", "Rows: `runs.csv`, `runs.jsonl`; per run: `runs/KEY/` (output.png, "
+    lines += ["", "The table: `results.csv` (the latest row of each run); the log of every "
+              "attempt: `runs.csv`, `runs.jsonl`; per run: `runs/KEY/` (output.png, "
               "observation.png, report.json). Figures: `psnr_per_image.png`, `curves.png`.", ""]
     return "\n".join(lines)
 
@@ -141,37 +149,65 @@ def plot_per_image(rows: list[dict], study: Study, path: Path) -> None:
     _save(fig, path)
 
 
+def _history(store: Store, key: str) -> list[dict]:
+    try:
+        rep = json.loads((store.run_dir(key) / "report.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return rep.get("history", [])
+
+
+def _mean_curve(curves: list[dict]) -> tuple[list, list]:
+    iters = sorted(set().union(*curves))
+    return iters, [float(np.mean([c[i] for c in curves if i in c])) for i in iters]
+
+
+def _setting_curves(ax, runs: list[dict], store: Store, name: str, color) -> bool:
+    """One setting's lines on ``ax``: the last iterate's PSNR (solid), the smoothed output's
+    (dashed, when it differs) and the selected output the table reports (a diamond at the
+    mean output iteration and mean PSNR of the rows)."""
+    last, smooth = [], []
+    for r in runs:
+        h = _history(store, r["key"])
+        last.append({p["iter"]: p["psnr"] for p in h if p.get("psnr") is not None})
+        smooth.append({p["iter"]: p["psnr_smoothed"] for p in h
+                       if p.get("psnr_smoothed") is not None})
+    last, smooth = [c for c in last if c], [c for c in smooth if c]
+    if not last:
+        return False
+    ax.plot(*_mean_curve(last), color=color, lw=1.2, label=f"{name}: last iterate (n={len(last)})")
+    if smooth and any(abs(c.get(i, v) - v) > 1e-6 for c, d in zip(smooth, last)
+                      for i, v in d.items()):
+        ax.plot(*_mean_curve(smooth), color=color, lw=1.2, ls="--",
+                label=f"{name}: smoothed output")
+    sel = [(r["output_iter"], r["psnr"]) for r in runs
+           if r.get("output_iter") is not None and r.get("psnr") is not None]
+    if sel:
+        x, y = np.mean([a for a, _ in sel]), np.mean([b for _, b in sel])
+        ax.plot([x], [y], "D", color=color, ms=7, mec="black",
+                label=f"{name}: the output (table's PSNR {y:.2f} dB)")
+    return True
+
+
 def plot_curves(rows: list[dict], study: Study, store: Store, path: Path) -> None:
+    """Mean PSNR vs iteration per setting, per task: the last iterate and (if different) the
+    smoothed output as lines, and the output each run returned -- the PSNR of the results
+    table -- as a diamond at its iteration (stopping rules pick an earlier iterate)."""
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return
-    fig, axes = _panels(len(study.tasks))
+    fig, axes = _panels(len(study.tasks), width=6.0)
+    colors = [f"C{i % 10}" for i in range(len(study.settings))]
     drawn = False
     for ax, task in zip(axes, study.tasks):
-        for s in study.settings:
-            curves = []
-            for r in ok:
-                if r["task"] != task.name or r["setting"] != s.name:
-                    continue
-                try:
-                    rep = json.loads((store.run_dir(r["key"]) / "report.json").read_text())
-                except (OSError, ValueError):
-                    continue
-                h = [(p["iter"], p["psnr"]) for p in rep.get("history", [])
-                     if p.get("psnr") is not None]
-                if h:
-                    curves.append(dict(h))
-            if not curves:
-                continue
-            iters = sorted(set().union(*curves))
-            mean = [np.mean([c[i] for c in curves if i in c]) for i in iters]
-            ax.plot(iters, mean, label=f"{s.name} (n={len(curves)})")
-            drawn = True
+        for s, color in zip(study.settings, colors):
+            runs = [r for r in ok if r["task"] == task.name and r["setting"] == s.name]
+            drawn |= _setting_curves(ax, runs, store, s.name, color)
         ax.set_title(task.name)
         ax.set_xlabel("iteration")
-        ax.set_ylabel("mean PSNR of the current output (dB)")
+        ax.set_ylabel("mean PSNR vs truth (dB)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6)
     if drawn:
         _save(fig, path)
 
