@@ -100,3 +100,16 @@ def test_bad_models_are_refused():
         e.check_model(float("nan"), 1.0, 0, 3)
     with pytest.raises(CodecError, match="bad entropy model"):
         e.check_model(0.0, 1.0, 4, 3)
+
+
+def test_empty_or_short_ans_payload_is_refused_not_a_flat_image():  # issue 27
+    if not e.ans_available():
+        pytest.skip("constriction not installed")
+    ss = streams()
+    with pytest.raises(CodecError, match="ANS payload is empty but the header describes"):
+        e.decode(b"", specs(ss), "ans")
+    only_first = e.encode(ss[:1], "ans")  # a payload holding the first tensor only
+    with pytest.raises(CodecError, match="corrupt: the ANS payload"):
+        e.decode(only_first, specs(ss), "ans")
+    constant = [e.Stream(np.full(5, 2, np.int32), 2, 2)]  # nothing to code: empty is right
+    assert np.array_equal(e.decode(b"", specs(constant), "ans")[0], np.full(5, 2))

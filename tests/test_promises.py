@@ -160,3 +160,65 @@ def test_preview_mask_refuses_to_overwrite_the_input(capsys, tmp_path, img):
                          tmp_path / "p")
     assert code == 2 and "same file as IMAGE" in one_line(err)
     assert image.read_bytes() == before and not (tmp_path / "p_masked.png").exists()
+
+
+# ---- resource limits ----------------------------------------------------------------------
+
+ONE_RUN = """
+images = ["sample:hopper@32"]
+[[tasks]]
+kind = "denoise"
+[defaults]
+iters = 2
+stop = "none"
+"""
+
+
+def test_study_workers_capped_at_runs_and_cores(capsys, tmp_path, monkeypatch):
+    import tinydip.study.engine as engine
+
+    seen = {}
+
+    def fake_run_study(study, out, *, workers=None, **kw):
+        seen["workers"] = workers
+        raise engine.MissingDask("stopped here by the test")
+
+    monkeypatch.setattr(engine, "run_study", fake_run_study)
+    (tmp_path / "s.toml").write_text(ONE_RUN)
+    code, _, err = run(capsys, "study", tmp_path / "s.toml", "--out", tmp_path / "o",
+                       "--workers", "1000", "--quiet")
+    assert seen["workers"] == 1 and "--workers 1000 capped at 1" in err
+    run(capsys, "study", tmp_path / "s.toml", "--out", tmp_path / "o", "--workers", "0")
+    assert seen["workers"] == 0  # 0 = in this process: unchanged
+
+
+def _crafted(tdd: Path, **changes) -> bytes:
+    """``tdd``'s tensors behind a header with other keys (a hostile file)."""
+    from tinydip.codec import decode_tdd, encode_tdd3, step_quantize
+    from tinydip.codec.decoding import layout
+
+    header, tensors = decode_tdd(tdd.read_bytes())
+    steps = {t["name"]: t["step"] for t in header["tensors"]}
+    user = {k: header[k] for k in ("model", "height", "width", "channels", "architecture",
+                                   "seed")}
+    q = {n: step_quantize(v, steps[n]) for n, v in tensors.items()}
+    return encode_tdd3({**user, **changes}, q, layout=layout)
+
+
+def test_tiny_file_declaring_a_huge_image_needs_max_memory(capsys, tmp_path, tdd):
+    from tinydip.codec.decoding import check_fields
+
+    bomb = tmp_path / "bomb.tdd"
+    bomb.write_bytes(_crafted(tdd, height=8192, width=8192))
+    assert bomb.stat().st_size < 1024
+    out = tmp_path / "o.png"
+    code, _, err = run(capsys, "decompress", bomb, "-o", out)
+    line = one_line(err)
+    assert code == 2 and "-byte file may ask for" in line and "--max-memory" in line
+    assert not out.exists()
+    from tinydip.codec import decode_tdd
+
+    header, _ = decode_tdd(bomb.read_bytes())
+    check_fields(header, max_memory=2**40, file_bytes=191)  # explicitly trusted: allowed
+    code, _, err = run(capsys, "decompress", tdd, "-o", out)  # an ordinary file: decoded
+    assert code == 0, err

@@ -187,7 +187,9 @@ def add_commands(subparsers) -> None:
                    help="numba threads (default: all cores)")
     d.add_argument("--max-memory", type=memory_size, metavar="SIZE", default=None,
                    help="refuse a file whose decoding needs more memory than this (e.g. 4G; "
-                   "default: 80%% of the memory available now)")
+                   "default: 80%% of the memory available now, and at most 1 GiB or 256 KiB "
+                   "per byte of the file, whichever is more: a tiny file cannot ask for "
+                   "gigabytes unless you say so)")
     d.set_defaults(func=run_decompress)
 
 

@@ -47,6 +47,7 @@ from tinydip.codec.quantize import (
     StepCodes,
     check_bits,  # noqa: F401
 )
+from tinydip.io.files import write_bytes
 
 __all__ = ["CODEC_KEYS", "COMPRESSIONS", "FORMAT_VERSION", "JSON_VERSION", "MAGIC",
            "REQUIRED_KEYS", "TENSOR_FIELDS", "CodecError", "decode_tdd", "describe_tdd",
@@ -118,11 +119,10 @@ def write_tdd(
     """Encode (see :func:`encode_tdd`, same keyword options) and write; return bytes written."""
     data = encode_tdd(header, tensors, bits, **options)
     if isinstance(path_or_fileobj, (str, os.PathLike)):
-        try:
-            with open(path_or_fileobj, "wb") as f:
-                f.write(data)
+        try:  # atomically, and through a device or pipe (never replacing it)
+            write_bytes(path_or_fileobj, data)
         except OSError as exc:
-            raise ValueError(f"cannot write {os.fspath(path_or_fileobj)}: {exc.strerror}") from None
+            raise ValueError(str(exc)) from None
     else:
         path_or_fileobj.write(data)
     return len(data)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..fitting.memory import default_budget, format_bytes
 from ..io.images import to_image
-from .container import CodecError, decode_tdd, read_tdd
+from .container import CodecError, _read_bytes, decode_tdd
 from .folded import check_architecture, decode_image, decode_memory, tensor_shapes
 from .format3 import register_layout
 
@@ -39,21 +39,36 @@ def decompress(source, *, with_header: bool = False, max_memory: int | None = No
     Returns the float32 image in (0, 1), or ``(image, header)`` with ``with_header=True``.
     Raises :class:`CodecError` for files that are not readable Deep Decoder files, and
     before anything large is allocated if decoding would need more than ``max_memory``
-    bytes (default: :func:`tinydip.fitting.memory.default_budget`; see :func:`decode_memory`).
+    bytes (default: :func:`tinydip.fitting.memory.default_budget`, and at most
+    :func:`file_budget` of the file's size: a tiny file cannot ask for gigabytes unless
+    ``max_memory`` says so; see :func:`decode_memory`).
     """
-    def check(header: dict) -> None:
-        check_fields(header, max_memory)
+    data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) \
+        else _read_bytes(source)
 
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        header, tensors = decode_tdd(bytes(source), check, layout)
-    else:
-        header, tensors = read_tdd(source, check, layout)
+    def check(header: dict) -> None:
+        check_fields(header, max_memory, file_bytes=len(data))
+
+    header, tensors = decode_tdd(data, check, layout)
     arch, H, W, seed = check_header(header, tensors)
     img = to_image(decode_image(arch, tensors, H, W, seed))
     return (img, header) if with_header else img
 
 
-def check_fields(header: dict, max_memory: int | None = None) -> tuple[dict, int, int, int]:
+# Decoding memory a file may ask for without --max-memory: 1 GiB, or 256 KiB per byte of the
+# file if that is more (a 17 KB file of a 1024x1024 image at k=64 needs ~2 GB: allowed; a
+# crafted 191-byte file declaring 8192x8192 needs 5.4 GB: refused).
+FILE_BUDGET_FLOOR = 1 << 30
+FILE_BUDGET_PER_BYTE = 256 << 10
+
+
+def file_budget(file_bytes: int) -> int:
+    """The most memory decoding a file of ``file_bytes`` may use unless told otherwise."""
+    return max(FILE_BUDGET_FLOOR, FILE_BUDGET_PER_BYTE * int(file_bytes))
+
+
+def check_fields(header: dict, max_memory: int | None = None, *,
+                 file_bytes: int | None = None) -> tuple[dict, int, int, int]:
     """Validate a header's Deep Decoder fields before its payload is decompressed.
 
     Refuses (CodecError, one line) another model, a bad architecture, sizes out of range,
@@ -80,6 +95,11 @@ def check_fields(header: dict, max_memory: int | None = None) -> tuple[dict, int
         raise CodecError(f"malformed header: image size {H}x{W} out of range")
     need = decode_memory(arch, H, W, header.get("raw_bytes", 0))
     limit = default_budget() if max_memory is None else int(max_memory)
+    if max_memory is None and file_bytes is not None and need > file_budget(file_bytes):
+        raise CodecError(f"decoding needs about {format_bytes(need)} of memory (a {H}x{W} "
+                         f"image, k={arch['k']}, {arch['layers']} layers), over the "
+                         f"{format_bytes(file_budget(file_bytes))} a {file_bytes}-byte file "
+                         "may ask for by default; use --max-memory if this file is trusted")
     if need > limit:
         raise CodecError(f"decoding needs about {format_bytes(need)} of memory (a {H}x{W} "
                          f"image, k={arch['k']}, {arch['layers']} layers), over the budget of "

@@ -204,15 +204,22 @@ def _decode_ans(payload: bytes, specs: list[StreamSpec]) -> list[np.ndarray]:
     if len(payload) % 4:
         raise CodecError(f"corrupt: an ANS payload is whole 32-bit words, got {len(payload)} "
                          "bytes")
+    coded = sum(s.count for s in specs if s.lo != s.hi)
+    if coded and not payload:  # it would decode to codes of a default state: a flat image
+        raise CodecError(f"corrupt: the ANS payload is empty but the header describes {coded} "
+                         "coded values")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     out = []
     try:
         coder = constriction.stream.stack.AnsCoder(words)
-        for s in specs:
+        for i, s in enumerate(specs):
             if s.lo == s.hi or s.count == 0:
                 out.append(np.full(s.count, s.lo, np.int32))
                 continue
             check_model(s.mean, s.scale, s.lo, s.hi)
+            if coder.is_empty():  # the data ran out before this tensor
+                raise CodecError(f"corrupt: the ANS payload ends before tensor {i} "
+                                 f"({s.count} values)")
             codes = coder.decode(_laplace(constriction, s.lo, s.hi, s.mean, s.scale), s.count)
             out.append(np.asarray(codes, np.int32))
         complete = coder.is_empty()
