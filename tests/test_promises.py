@@ -222,3 +222,37 @@ def test_tiny_file_declaring_a_huge_image_needs_max_memory(capsys, tmp_path, tdd
     check_fields(header, max_memory=2**40, file_bytes=191)  # explicitly trusted: allowed
     code, _, err = run(capsys, "decompress", tdd, "-o", out)  # an ordinary file: decoded
     assert code == 0, err
+
+
+# ---- targets: impossible ones refused before the fit, missed ones exit 3 ----------------
+
+TARGET = ("--layers", "4", "--iters", "20", "--finetune-iters", "2", "--incremental-iters",
+          "0", "--quiet")
+
+
+@pytest.mark.parametrize("target, message", [
+    (("--target-bytes", "10"), "target 10 bytes is impossible"),
+    (("--target-psnr", "200"), "target 200 dB is impossible"),
+])
+def test_impossible_targets_are_refused_before_the_fit(capsys, tmp_path, img, target,
+                                                       message):
+    out = tmp_path / "o.tdd"
+    code, _, err = run(capsys, "compress", img, "-o", out, *TARGET, *target)
+    assert code == 2 and message in one_line(err) and not out.exists()
+    assert "fitting" not in err
+
+
+def test_a_missed_target_exits_3_and_says_so_in_the_report(capsys, tmp_path, img):
+    import json
+
+    from tinydip.codec import CodecConfig
+    from tinydip.codec.targets import min_file_bytes
+
+    least = min_file_bytes(CodecConfig(k=6, layers=4), (32, 32, 3))
+    out, rep = tmp_path / "o.tdd", tmp_path / "r.json"
+    code, _, err = run(capsys, "compress", img, "-o", out, "--report", rep, *TARGET, "--k", "6",
+                       "--target-bytes", least + 4)
+    assert code == 3 and "NOT met" in err and "exit status 3" in err
+    r = json.loads(rep.read_text())
+    assert r["target_met"] is False and r["search"]["met"] is False
+    assert out.stat().st_size == r["file_bytes"] > least + 4  # the closest file, written

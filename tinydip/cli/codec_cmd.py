@@ -46,6 +46,7 @@ from .argtypes import (
 from .commands import INTERRUPT_STATUS
 
 _DEFAULTS = CodecConfig()
+MISSED_TARGET = 3  # exit status: a --target-* search wrote its closest file, which misses it
 
 COMPRESS_HELP = "compress an image into a .tdd file (a fitted, quantised Deep Decoder)"
 COMPRESS_DESCRIPTION = f"""\
@@ -141,12 +142,15 @@ def add_commands(subparsers) -> None:
     target = p.add_mutually_exclusive_group()
     target.add_argument("--target-bytes", type=positive_int, metavar="N",
                         help="search k and the step sizes for the best file of at most N "
-                        "bytes (--k, if given, is kept)")
+                        "bytes (--k, if given, is kept); a target no file can meet is refused "
+                        "before the fit (exit 2); if the search misses it, the closest file "
+                        "is written and the exit status is 3")
     target.add_argument("--target-bpp", type=positive_float, metavar="X",
-                        help="the same, at most X bits per pixel")
+                        help="the same, at most X bits per pixel (exit 3 if missed)")
     target.add_argument("--target-psnr", type=positive_float, metavar="DB",
                         help="search k and the step sizes for the smallest file that "
-                        "decodes to at least DB dB")
+                        "decodes to at least DB dB (above what 8-bit pixels can reach: exit "
+                        "2 before the fit; missed by the search: the closest file, exit 3)")
     p.add_argument("--iters", type=positive_int, default=_DEFAULTS.iters,
                    help=f"Adam steps of the fit (default {_DEFAULTS.iters}; longer fits "
                    "pay at larger k: 20000 steps gave +0.8 dB at k=20, 256x256, ~7x the time)")
@@ -220,6 +224,11 @@ def run_compress(args) -> int:
     targeted = max_bytes is not None or args.target_psnr is not None
     if targeted and cfg.bits >= 16:
         raise ValueError("--target-* searches step sizes: use --bits 2..15")
+    if targeted:  # what no file can meet: refused now, not after minutes of fitting
+        from ..codec.targets import check_target
+
+        check_target(img, cfg, max_bytes=max_bytes, min_psnr=args.target_psnr,
+                     choose_k=args.k is None)
     k_text = f"k={cfg.k}" if not targeted or args.k else "k chosen by the search"
     print(f"compress: {name} ({H}x{W}x{C}), {k_text}, {cfg.layers} layers, {cfg.bits} bits, "
           f"{cfg.iters} fitting steps, {cfg.incremental_iters} after each rounded layer, "
@@ -279,10 +288,18 @@ def run_compress(args) -> int:
         rep["rate_distortion"] = {"decoder": rd["decoder"], "jpeg_curve": rd["jpeg_curve"]}
         print(markdown_table(rd["decoder"]))
         print(f"  wrote {args.plot}")
+    if search is not None:
+        rep["target_met"] = search.met
+        if not search.met:
+            print(f"tinydip: warning: target {search.target} NOT met: {out} is the closest "
+                  f"file found ({n} bytes, {result.psnr:.2f} dB); exit status {MISSED_TARGET}",
+                  file=sys.stderr)
     if args.report:
         rep["interrupted"] = result.interrupted_by is not None
         print(f"  wrote {write_json(args.report, rep)}")
-    return INTERRUPT_STATUS[result.interrupted_by] if result.interrupted_by else 0
+    if result.interrupted_by:
+        return INTERRUPT_STATUS[result.interrupted_by]
+    return MISSED_TARGET if search is not None and not search.met else 0
 
 
 def run_decompress(args) -> int:

@@ -182,12 +182,19 @@ def encode_tdd3(
         coders = [coder]
     else:
         raise ValueError(f"coder must be 'auto' or one of {entropy.CODERS}, got {coder!r}")
-    best = None
+    best, refused = None, []
     for c in coders:
-        data = _frame(format3.VERSION, *format3.encode(user, tensors, c, layout))
+        try:
+            data = _frame(format3.VERSION, *format3.encode(user, tensors, c, layout))
+        except CodecError as exc:  # e.g. ANS: codes beyond its float16 model's range
+            if len(coders) == 1:
+                raise
+            refused.append(f"{c}: {exc}")  # 'auto' falls back to the coders that can
+            continue
         if best is None or len(data) < len(best):
             best = data
-    assert best is not None
+    if best is None:
+        raise CodecError("no coder can store these codes (" + "; ".join(refused) + ")")
     return best
 
 

@@ -89,7 +89,8 @@ def fit_laplace(codes: np.ndarray) -> tuple[float, float]:
     mean = float(np.median(q))
     b = float(np.mean(np.abs(q - mean)))
     b = min(max(b, _SCALE_RANGE[0]), _SCALE_RANGE[1])
-    return float(np.float16(mean)), float(np.float16(b))
+    with np.errstate(over="ignore"):  # a mean beyond float16 is inf: check_model refuses it
+        return float(np.float16(mean)), float(np.float16(b))
 
 
 def check_model(mean: float, scale: float, lo: int, hi: int) -> None:

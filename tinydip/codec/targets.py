@@ -62,6 +62,48 @@ def k_for_bytes(max_bytes: int, layers: int, channels: int, bits: int) -> int:
     return max(fits) if fits else K_LADDER[0]
 
 
+def min_file_bytes(cfg: CodecConfig, shape: tuple[int, int, int]) -> int:
+    """The smallest ``.tdd`` file a decoder of ``cfg`` can be: its header with every tensor
+    constant (nothing to entropy-code). No step size makes a file smaller."""
+    from .container import encode_tdd3
+    from .decoding import MODEL, layout
+    from .folded import tensor_shapes
+    from .quantize import step_quantize
+
+    H, W, C = shape
+    arch = cfg.architecture(C)
+    header = {"model": MODEL, "height": H, "width": W, "channels": C, "architecture": arch,
+              "seed": int(cfg.seed)}
+    zeros = {n: step_quantize(np.zeros(s, np.float32), 1.0)
+             for n, s in tensor_shapes(arch).items()}
+    return len(encode_tdd3(header, zeros, coder="none", layout=layout))
+
+
+def psnr_ceiling(img: np.ndarray) -> float:
+    """The highest PSNR any decoded file can reach: the decoder writes 8-bit pixels, and the
+    8-bit image nearest to ``img`` is its rounding."""
+    from ..metrics import psnr
+
+    a = np.asarray(img)
+    return psnr(np.round(np.clip(a.astype(np.float64), 0, 1) * 255) / 255, a)
+
+
+def check_target(img: np.ndarray, cfg: CodecConfig, *, max_bytes: int | None = None,
+                 min_psnr: float | None = None, choose_k: bool = True) -> None:
+    """ValueError (one line, before any fit) for a target no file can meet."""
+    if max_bytes is not None:
+        k = min(K_LADDER[0], cfg.k) if choose_k else cfg.k
+        least = min_file_bytes(replace(cfg, k=k), img.shape)
+        if max_bytes < least:
+            raise ValueError(f"target {max_bytes} bytes is impossible: the smallest file of a "
+                             f"k={k} decoder of this image (its header alone) is {least} bytes")
+    if min_psnr is not None:
+        top = psnr_ceiling(img)
+        if min_psnr > top:
+            raise ValueError(f"target {min_psnr:g} dB is impossible: decoded files are 8-bit, "
+                             f"and even the exact 8-bit rounding of this image is {top:.1f} dB")
+
+
 def compress_to_size(img: np.ndarray, cfg: CodecConfig, max_bytes: int, *,
                      choose_k: bool = True, log: Log | None = None
                      ) -> tuple[CompressResult, Search]:
@@ -72,6 +114,7 @@ def compress_to_size(img: np.ndarray, cfg: CodecConfig, max_bytes: int, *,
     """
     if max_bytes < 1:
         raise ValueError(f"target size must be positive, got {max_bytes}")
+    check_target(img, cfg, max_bytes=max_bytes, choose_k=choose_k)
     if choose_k:
         cfg = replace(cfg, k=k_for_bytes(max_bytes, cfg.layers, img.shape[2], cfg.bits))
     search = Search(f"bytes <= {max_bytes}", cfg.k, 1.0)
@@ -92,6 +135,7 @@ def compress_to_psnr(img: np.ndarray, cfg: CodecConfig, min_psnr: float, *,
                      choose_k: bool = True, log: Log | None = None
                      ) -> tuple[CompressResult, Search]:
     """The smallest file found whose decoded PSNR is at least ``min_psnr`` dB."""
+    check_target(img, cfg, min_psnr=min_psnr)
     ks = [k for k in K_LADDER if k >= (K_LADDER[4] if choose_k else cfg.k)] if choose_k \
         else [cfg.k]
     search = Search(f"psnr >= {min_psnr:g} dB", ks[0], 1.0)
