@@ -259,6 +259,16 @@ MISTAKES = [
                       ("dx[:, :, n - 1 - d] +=", "dx[:, :, n - 1] +=")], "onto the edge pixel"),
     ("blur_adjoint", [("    N, C, H, W = dy.shape\n    kh, kw", "    return blur_forward(dy, k)\n"
                        "    N, C, H, W = dy.shape\n    kh, kw")], "that is the forward"),
+    ("decoder_layer", [("dr = (g - mean_g - xhat * mean_gx)", "dr = (g - xhat * mean_gx)")],
+     "the normalisation's mean term is missing"),
+    ("decoder_layer", [("da = _upsample_axis_adjoint(_upsample_axis_adjoint(du, 3), 2)",
+                        "da = du.reshape(du.shape[0], du.shape[1], du.shape[2] // 2, 2, "
+                        "du.shape[3] // 2, 2).sum(axis=(3, 5))")], "nearest-neighbour copy"),
+    ("decoder_layer", [('np.einsum("nfhw,nchw->fc", da, x)', 'np.einsum("nfhw,nchw->cf", da, x)')],
+     "dw is transposed"),
+    ("decoder_layer", [("r = np.maximum(u, 0)\n", "r = u\n"),
+                       ("    return out.astype(x.dtype), ", "    out = np.maximum(out, 0)\n"
+                        "    return out.astype(x.dtype), ")], "wrong order"),
     ("adam_step", [("m_hat = m / (1 - beta1**t)", "m_hat = m"),
                    ("v_hat = v / (1 - beta2**t)", "v_hat = v")],
      "no bias correction: divide m by (1 - beta1^t) and v by (1 - beta2^t) before the update "

@@ -16,6 +16,7 @@ from pathlib import Path
 from . import (
     suite_blur,
     suite_conv,
+    suite_decoder,
     suite_fitting,
     suite_gradients,
     suite_layers,
@@ -98,6 +99,10 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("blur_adjoint", "06_super_resolution", "a blur operator's adjoint (deblurring)",
              ("blur_adjoint",), suite_blur.BLUR_ADJOINT, difficulty=2, minutes=30,
              levels=BOTH),
+    Exercise("decoder_layer", "07_deep_decoder_compression",
+             "a Deep Decoder layer, forward and backward",
+             ("decoder_layer_forward", "decoder_layer_backward"), suite_decoder.DECODER_LAYER,
+             difficulty=3, minutes=45, levels=BOTH),
     Exercise("adam_step", "09_adam", "one Adam step with bias correction",
              ("adam_step",), suite_fitting.ADAM, difficulty=1, minutes=10, levels=BOTH),
     Exercise("stopping_rule", "10_knowing_when_to_stop", "windowed-variance stopping with patience",
