@@ -97,8 +97,8 @@ def load(out: str | Path):
 
 def format_table(out: str | Path) -> str:
     """A readable table of the main columns (the full one is ``results.csv``)."""
+    n_keys = len(study_keys(out))  # no study here: says so even without pandas
     df = load(out)
-    n_keys = len(study_keys(out))
     head = (f"{out}: {len(df)} of {n_keys} runs recorded, "
             f"{int((df['status'] == 'ok').sum()) if len(df) else 0} ok")
     if not len(df):
