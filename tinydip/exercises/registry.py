@@ -21,6 +21,7 @@ from . import (
     suite_gradients,
     suite_layers,
     suite_operators,
+    suite_winograd,
 )
 from .checks import Suite
 
@@ -83,6 +84,10 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("conv_backward", "02_convolution", "convolution backward: dx, dw, db",
              ("conv_backward",), suite_conv.CONV_BACKWARD,
              difficulty=2, minutes=30, levels=BOTH),
+    Exercise("winograd_input_transform", "02_convolution",
+             "Winograd F(2x2, 3x3): the input transform B^T d B of overlapping tiles",
+             ("winograd_input_transform",), suite_winograd.WINOGRAD_INPUT,
+             difficulty=2, minutes=25, levels=BOTH),
     Exercise("batchnorm_backward", "03_batchnorm", "BatchNorm backward in train mode",
              ("batchnorm_backward",), suite_layers.BATCHNORM,
              difficulty=3, minutes=30, levels=BOTH),
