@@ -317,13 +317,17 @@ for seed, (b25, b50, bc) in runs.items():
 # kernel choices and with 1 and 2 threads:
 #
 # * on the sigma-25 fits both rules return an iterate within a fraction of a dB of the
-#   oracle (at most 0.13 dB off in quick mode), far above the noisy input;
-# * at sigma 50 the oracle comes about twice as early in every run, and `wmv` misses it by
-#   more than 0.3 dB in every run; `val` follows it better *in the median* — but not in
-#   every run: with 5% of a small image held out its statistic is itself noisy, and in
-#   about one run in five it misses as much as `wmv` does;
+#   oracle (at most 0.13 dB off in quick mode, 0.4 dB in full mode), far above the noisy
+#   input;
+# * at sigma 50 the oracle comes about twice as early in every run, and `wmv` misses it: by
+#   0.4–0.6 dB in the median in quick mode, 0.5–1.4 dB in full mode. That is a median, not
+#   a law: in one run of the sixteen we measured its knee happened to land within 0.1 dB of
+#   the oracle. `val` follows the oracle better *in the median* (0.1–0.3 dB) — but not in
+#   every run either: with 5% of a small image held out its statistic is itself noisy, and
+#   in about one run in five it misses as much as `wmv` does;
 # * with spatially correlated noise `val` picks an iterate long after the oracle (a median
-#   of 150–220 iterations later), in most runs at the very end of the budget.
+#   of 150–220 iterations later in quick mode, over 700 in full mode), in most runs at the
+#   very end of the budget.
 #
 # ## What this chapter promised
 
@@ -333,7 +337,8 @@ med50 = {name: float(np.median([r["g50"][name] for r in rows])) for name in ("va
 print(f"sigma 25, worst gap to the oracle: val {max(r['g25']['val'] for r in rows):.2f} dB, "
       f"wmv {max(r['g25']['wmv'] for r in rows):.2f} dB")
 print(f"sigma 50, median gap to the oracle: val {med50['val']:.2f} dB, wmv {med50['wmv']:.2f} dB;"
-      f" smallest wmv gap {min(r['g50']['wmv'] for r in rows):.2f} dB")
+      f" wmv's gap from {min(r['g50']['wmv'] for r in rows):.2f} to "
+      f"{max(r['g50']['wmv'] for r in rows):.2f} dB")
 print(f"correlated noise: val picks a median of {med['late']:.0f} iterations after the oracle, "
       f"at the end of the budget in {sum(r['at_end'] for r in rows)} of {len(rows)} runs")
 print(f"total time {time.perf_counter() - T0:.1f} s")
@@ -341,8 +346,10 @@ print(f"total time {time.perf_counter() - T0:.1f} s")
 assert all(r["g25"]["val"] < 0.5 and r["g25"]["wmv"] < 0.5 for r in rows)  # close to the oracle
 assert all(r["above_noisy"] > 2 for r in rows)  # ... and far above the noisy input
 assert all(r["sooner"] for r in rows)  # stronger noise: the best iterate comes sooner
-assert all(r["g50"]["wmv"] > 0.3 for r in rows)  # wmv's knee does not follow the noise ...
-assert med50["wmv"] > med50["val"] + 0.2  # ... while val does, in the median
+# wmv's knee does not follow the noise, val does -- in the median (measured, both BLAS
+# settings, quick and full mode: wmv 0.50-1.36 dB, val 0.10-0.28 dB, the difference at
+# least 0.22 dB)
+assert med50["wmv"] > 0.3 and med50["wmv"] > med50["val"] + 0.1
 assert med["late"] > 100  # val keeps going past the oracle with correlated noise
 assert 2 * sum(r["at_end"] for r in rows) > len(rows)  # ... mostly to the end of the budget
 print("All chapter 10 checks passed")
