@@ -85,7 +85,7 @@ EXERCISES: tuple[Exercise, ...] = (
              ("conv_backward",), suite_conv.CONV_BACKWARD,
              difficulty=2, minutes=30, levels=BOTH),
     Exercise("winograd_input_transform", "02_convolution",
-             "Winograd F(2x2, 3x3): the input transform B^T d B of overlapping tiles",
+             "Winograd F(2x2, 3x3) input transform B^T d B",
              ("winograd_input_transform",), suite_winograd.WINOGRAD_INPUT,
              difficulty=2, minutes=25, levels=BOTH),
     Exercise("batchnorm_backward", "03_batchnorm", "BatchNorm backward in train mode",
