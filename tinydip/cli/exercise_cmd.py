@@ -13,12 +13,15 @@ def run_list(args) -> int:
     from ..exercises import EXERCISES, progress  # imported when used: keeps --help fast
 
     records = progress.load(".")
-    print(f"{'exercise':22s} {'chapter':22s} {'title':44s} {'levels':13s} diff "
-          f"{'time':9s} progress")
+    wn = max(len("exercise"), *(len(e.name) for e in EXERCISES))  # columns fit their contents
+    wc = max(len("chapter"), *(len(e.chapter) for e in EXERCISES))
+    wt = max(len("title"), *(len(e.title) for e in EXERCISES))
+    print(f"{'exercise':{wn}s} {'chapter':{wc}s} {'title':{wt}s} {'levels':13s} diff "
+          f"{'time':11s} progress")
     for e in EXERCISES:
         time = f"{e.minutes}" + (f"/{e.derive_minutes()}" if e.derive_minutes() else "")
-        print(f"{e.name:22s} {e.chapter:22s} {e.title:44s} {'/'.join(e.levels):13s} "
-              f"{e.difficulty:^4d} {time + ' min':9s} {progress.status('.', e.name, records)}")
+        print(f"{e.name:{wn}s} {e.chapter:{wc}s} {e.title:{wt}s} {'/'.join(e.levels):13s} "
+              f"{e.difficulty:^4d} {time + ' min':11s} {progress.status('.', e.name, records)}")
     print("start one with: tinydip exercise start NAME   (then: tinydip exercise check NAME)")
     return 0
 
