@@ -409,6 +409,10 @@ print(f"float32 big layer: Winograd {t_wino * 1e3:.2f} ms vs im2col {t_im2col_bi
 # and im2col elsewhere. Its float32 round-off is a little larger than im2col's (the
 # transforms add and subtract), still ~1e-6 relative.
 #
+# **Your turn:** `tinydip exercise start winograd_input_transform` — write the input
+# transform $B^T d B$ of the overlapping 4x4 tiles; the checker combines it with the
+# library's filter and output transforms and compares with a direct convolution.
+#
 # ## What this chapter promised
 
 # %%

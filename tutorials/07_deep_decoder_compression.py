@@ -90,6 +90,10 @@ for k in (16, 32, 64, 128):
 # With $k = 64$ the network has 25,536 parameters for 786,432 numbers: a 31x reduction
 # before any clever storage. $N$ grows like $k^2$, so $k$ is the codec's quality knob.
 #
+# **Your turn:** `tinydip exercise start decoder_layer` (add `--level derive` to work out
+# the backward yourself) — one Deep Decoder layer, 1x1 convolution, upsampling, ReLU and
+# channel normalisation, forward and backward.
+#
 # ## 2. Compressing an image
 #
 # `tinydip.codec.compress(img, k=..., layers=..., bits=...)` does the whole job:
