@@ -81,7 +81,9 @@ nb_execution_in_temp = True
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
-suppress_warnings = ["myst.header", "mystnb.unknown_mime_type", "misc.highlighting_failure"]
+# docutils: a few docstrings of the library are loose reST (block quotes, definition lists)
+suppress_warnings = ["myst.header", "mystnb.unknown_mime_type", "misc.highlighting_failure",
+                     "docutils"]
 
 # -- API reference ----------------------------------------------------------------------------
 autodoc_member_order = "bysource"
@@ -119,6 +121,13 @@ def _figures_beside_the_site(app) -> None:
     os.environ["TINYDIP_TUTORIAL_OUT"] = str(Path(app.outdir).resolve().parent / "figures")
 
 
+def _skip_namedtuple_fields(app, what, name, obj, skip, options):
+    """The caches are NamedTuples: their fields' "Alias for field number 3" says nothing."""
+    doc = getattr(obj, "__doc__", None) or ""
+    return True if doc.startswith("Alias for field number") else None
+
+
 def setup(app):
     app.connect("builder-inited", _figures_beside_the_site)
+    app.connect("autodoc-skip-member", _skip_namedtuple_fields)
     app.connect("build-finished", _copy_mathjax)
