@@ -1,0 +1,1 @@
+"""The derive-level stubs: the forward and the shapes, no backward equations."""
