@@ -69,3 +69,14 @@ def pytest_terminal_summary(terminalreporter):
     for kind in sorted(_WORST):
         err, test_id = _WORST[kind]
         tr.write_line(f"{kind:<38} {err:>16.3e}  {test_id}")
+
+
+def default_signals() -> None:
+    """``preexec_fn`` of a child a test will signal: SIGINT and SIGTERM back to their default
+    dispositions. A shell without job control starts background commands (``pytest ... &``,
+    a CI runner) with SIGINT ignored; the child would inherit that and Python would then
+    never raise KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

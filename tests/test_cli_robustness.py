@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import default_signals
 from PIL import Image
 
 from tinydip.cli.main import main
@@ -152,19 +153,11 @@ def test_image_from_a_pipe(tmp_path, img):
 
 
 # ------------------------------------------------------------------------------- signals
-def _default_signals() -> None:
-    """In the child before exec: SIGINT and SIGTERM back to their default dispositions. A
-    shell without job control starts background commands (``pytest ... &``) with SIGINT
-    ignored, the child would inherit that, and Python then never raises KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def _start(tmp_path: Path, *argv: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tinydip.cli.entry", *argv],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                            preexec_fn=_default_signals)
+                            preexec_fn=default_signals)
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:

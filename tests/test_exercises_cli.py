@@ -203,9 +203,12 @@ def test_ctrl_c_stops_the_checker_and_its_child(tmp_path):
     import time
 
     (tmp_path / "sigmoid_backward.py").write_text(_solution_then("while True: pass"))
+    from conftest import default_signals
+
     proc = subprocess.Popen([sys.executable, "-m", "tinydip", "exercise", "check",
                              "sigmoid_backward", "--time-limit", "300"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
     time.sleep(8)  # the child imports tinydip, then loops
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

@@ -90,9 +90,11 @@ def _study(tmp_path, args, **kw):
     import os
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    from conftest import default_signals
+
     return subprocess.Popen([sys.executable, "-m", "tinydip", "study", *args], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **kw)
+                            text=True, preexec_fn=default_signals, **kw)
 
 
 def test_cut_run_is_not_finished_and_is_redone(tmp_path):
