@@ -43,11 +43,28 @@ def test_gemm_nt_acc_accumulates(threads):
 
 
 def test_blocks_cover_all_columns():
-    G.set_threads(2)
-    pool, blocks = G._pool_and_blocks(128, 1152, 16384)
-    assert pool is not None and blocks[0][0] == 0 and blocks[-1][1] == 16384
+    blocks = G._blocks(128, 1152, 16384)
+    assert blocks[0][0] == 0 and blocks[-1][1] == 16384 and len(blocks) == G._BLOCKS
     assert all(b[0] == a[1] for a, b in zip(blocks, blocks[1:]))
-    assert G._pool_and_blocks(4, 4, 100)[0] is None  # tiny products stay serial
+    assert G._blocks(4, 4, 100) is None  # tiny products are one call
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 16384), (32, 288, 4096), (288, 32, 4096),
+                                   (16, 9, 4000)])
+def test_one_and_two_threads_give_the_same_bits(shape):
+    """The blocks (hence the order partial sums are added in) depend on the sizes alone, so a
+    fit's numbers do not depend on the thread count (tinydip.fitting.threads switches it)."""
+    m, k, p = shape
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, p), np.float32)
+    d, c = rng.standard_normal((m, p), np.float32), rng.standard_normal((k, p), np.float32)
+    results = []
+    for threads in (1, 2):
+        G.set_threads(threads)
+        out, acc = np.empty((m, p), np.float32), np.ones((m, k), np.float32)
+        results.append((G.gemm(a, b, out).copy(), G.gemm_nt_acc(d, c, acc).copy()))
+    for x, y in zip(*results, strict=True):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_set_threads_validates():

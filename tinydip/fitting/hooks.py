@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..kernels.random import gaussian_jitter
 from ..metrics import psnr
 from ..operators import LinearOperator
 from ..optim import Optimizer
@@ -57,18 +58,22 @@ class Hook(Protocol):
 
 
 class Jitter(Hook):
-    """Input noise: ``z + sigma * eta``, eta ~ N(0, I) drawn from ``rng`` every step; sigma is
-    multiplied by ``decay`` every ``every`` steps (0: never). ``sigma = 0``: z unchanged."""
+    """Input noise: ``z + sigma * eta``, eta ~ N(0, I) new every step; sigma is multiplied by
+    ``decay`` every ``every`` steps (0: never). ``sigma = 0``: z unchanged.
+
+    eta is a function of (``seed``, step) alone -- :func:`tinydip.kernels.random.gaussian_jitter`,
+    one parallel pass, the same on any thread count; ``seed`` is drawn from ``rng`` once."""
 
     def __init__(self, sigma: float, decay: float, every: int,
                  rng: np.random.Generator) -> None:
-        self.sigma, self.decay, self.every, self.rng = sigma, decay, every, rng
+        self.sigma, self.decay, self.every = sigma, decay, every
+        self.seed = int(rng.integers(2**63))
 
     def before_step(self, it: int, z: np.ndarray) -> np.ndarray:
         if self.every and it and it % self.every == 0:
             self.sigma *= self.decay
         if self.sigma > 0:
-            return z + np.float32(self.sigma) * self.rng.standard_normal(z.shape, dtype=np.float32)
+            return gaussian_jitter(z, self.sigma, self.seed, it)
         return z
 
 

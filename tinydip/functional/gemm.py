@@ -25,6 +25,7 @@ import numpy as np
 _MIN_BLOCK = 128  # columns per block; 128 also splits the deep U-Net levels (32x32 and less):
 # measured 0.187 -> 0.172 s/it for the paper U-Net at 128x128 (those products ran serially)
 _MIN_FLOPS = 2e7  # smaller products are not worth dispatching
+_BLOCKS = 4  # blocks per pooled product: 2 per thread on 2 cores (load balance)
 _state: dict = {"threads": None, "pool": None}
 
 
@@ -52,21 +53,27 @@ def set_threads(n: int | None = None) -> int:
     return n
 
 
-def _pool_and_blocks(rows: int, inner: int, cols: int):
+def _blocks(rows: int, inner: int, cols: int):
+    """Column blocks for a product of this size, a function of the sizes alone (None: one
+    call). Not of the thread count: ``gemm_nt_acc`` adds partial sums block by block, so the
+    blocks fix the float rounding, and 1 or 2 threads must give the same bits."""
+    if 2.0 * rows * inner * cols < _MIN_FLOPS or cols < 2 * _MIN_BLOCK:
+        return None
+    nblocks = min(_BLOCKS, cols // _MIN_BLOCK)
+    step = -(-cols // nblocks)
+    return [(i, min(i + step, cols)) for i in range(0, cols, step)]
+
+
+def _pool():
     if _state["threads"] is None:
         set_threads()
-    pool = _state["pool"]
-    if pool is None or 2.0 * rows * inner * cols < _MIN_FLOPS or cols < 2 * _MIN_BLOCK:
-        return None, None
-    nblocks = min(2 * _state["threads"], cols // _MIN_BLOCK)  # 2 per thread: load balance
-    step = -(-cols // nblocks)
-    return pool, [(i, min(i + step, cols)) for i in range(0, cols, step)]
+    return _state["pool"]
 
 
 def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = a @ b for a (M, K), b (K, P), out (M, P), split into column blocks."""
-    pool, blocks = _pool_and_blocks(a.shape[0], a.shape[1], b.shape[1])
-    if pool is None:
+    blocks, pool = _blocks(a.shape[0], a.shape[1], b.shape[1]), _pool()
+    if blocks is None or pool is None:  # each column's sum is the same either way
         return np.matmul(a, b, out=out)
     futures = [pool.submit(np.matmul, a, b[:, i:j], out=out[:, i:j]) for i, j in blocks]
     for f in futures:
@@ -75,14 +82,19 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def gemm_nt_acc(d: np.ndarray, c: np.ndarray, acc: np.ndarray) -> np.ndarray:
-    """acc += d @ c.T for d (M, P), c (K, P), acc (M, K); blocks of the shared P axis."""
-    pool, blocks = _pool_and_blocks(d.shape[0], c.shape[0], d.shape[1])
-    if pool is None:
+    """acc += d @ c.T for d (M, P), c (K, P), acc (M, K); blocks of the shared P axis, their
+    partial sums added in block order whatever the thread count."""
+    blocks, pool = _blocks(d.shape[0], c.shape[0], d.shape[1]), _pool()
+    if blocks is None:
         acc += d @ c.T
         return acc
-    futures = [pool.submit(np.matmul, d[:, i:j], c[:, i:j].T) for i, j in blocks]
-    for f in futures:
-        acc += f.result()
+    if pool is None:
+        parts = (np.matmul(d[:, i:j], c[:, i:j].T) for i, j in blocks)
+    else:
+        parts = (f.result() for f in
+                 [pool.submit(np.matmul, d[:, i:j], c[:, i:j].T) for i, j in blocks])
+    for part in parts:
+        acc += part
     return acc
 
 

@@ -1,0 +1,119 @@
+"""Counter-based Gaussian noise: ``out = z + sigma * eta``, eta ~ N(0, 1), in one parallel pass.
+
+The input jitter of Deep Image Prior draws a fresh N(0, 1) image the size of the network's
+input at every step (32 x 128 x 128 = 524,288 numbers at the README's size). NumPy's
+``Generator.standard_normal`` is sequential, ~9 ns a number here: 4.9 ms a step, 9% of a
+width-32 iteration. This kernel computes each number from (key, index) alone, so elements
+are independent and the loop runs in parallel with the same result for any thread count:
+
+    h_i  = mix64(key + i * GOLDEN)                 a 64-bit hash (SplitMix64's finaliser)
+    eta_i = ziggurat(h_i, mix64(h_i), ...)         Marsaglia & Tsang's ziggurat, 128 layers
+
+Notes
+-----
+The ziggurat (Marsaglia & Tsang 2000, in Doornik's 2005 ZIGNOR form) covers the density
+f(x) = exp(-x^2/2) by 128 strips of equal area v; layer i (the low 7 bits of h) and a
+signed uniform u (53 other bits of h) give x = u * X[i], accepted at once when
+|u| < X[i+1] / X[i] (~99% of draws); otherwise the wedge is tested against f, or for
+i = 0 a tail sample beyond R = 3.4426 is drawn (Marsaglia's exponential method). Every
+further uniform a rejection needs is the next hash in the chain h -> mix64(h). Layers and
+magnitudes use disjoint bits of h, avoiding the correlation Doornik found in the original.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+N_LAYERS = 128
+R = 3.442619855899  # where the tail starts
+V = 9.91256303526217e-3  # area of each strip
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    """X (129,): the strips' right edges (X[0] = V / f(R), X[1] = R, X[128] = 0); ratio
+    (128,): X[i+1] / X[i], the fast-path threshold."""
+    X = np.zeros(N_LAYERS + 1)
+    X[0], X[1] = V / math.exp(-0.5 * R * R), R
+    for i in range(2, N_LAYERS):
+        X[i] = math.sqrt(-2.0 * math.log(V / X[i - 1] + math.exp(-0.5 * X[i - 1] ** 2)))
+    return X, X[1:] / X[:-1]
+
+
+ZIG_X, ZIG_RATIO = _tables()
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: SplitMix64's increment
+
+
+def _mix64(x):
+    """SplitMix64's finaliser: a bijection of uint64 with full avalanche."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _unit(h):
+    """A uniform in (0, 1) from the top 53 bits of h (never 0: safe for log)."""
+    return ((h >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+def _normal(h, X, ratio):
+    """One N(0, 1) number from the hash h (the ziggurat; rejections follow the chain)."""
+    while True:
+        i = np.int64(h & np.uint64(N_LAYERS - 1))
+        u = 2.0 * unit(h) - 1.0
+        if abs(u) < ratio[i]:
+            return u * X[i]
+        h = mix64(h)
+        if i == 0:  # the tail beyond R
+            while True:
+                x = math.log(unit(h)) / R
+                h = mix64(h)
+                y = math.log(unit(h))
+                h = mix64(h)
+                if -2.0 * y >= x * x:
+                    return x - R if u < 0 else R - x
+        x = u * X[i]
+        f0 = math.exp(-0.5 * (X[i] * X[i] - x * x))
+        f1 = math.exp(-0.5 * (X[i + 1] * X[i + 1] - x * x))
+        if f1 + unit(h) * (f0 - f1) < 1.0:
+            return x
+        h = mix64(h)
+
+
+def _add_normal(z, sigma, key, X, ratio, out):
+    """out[i] = z[i] + sigma * eta_i for flat z, out (out may be z); eta_i from (key, i)."""
+    n = z.shape[0]
+    nblocks = (n + 4095) // 4096
+    for b in prange(nblocks):
+        for i in range(b * 4096, min(n, (b + 1) * 4096)):
+            h = mix64(key + np.uint64(i) * GOLDEN)
+            out[i] = z[i] + sigma * normal(h, X, ratio)
+
+
+mix64 = njit(cache=True, inline="always")(_mix64)
+unit = njit(cache=True, inline="always")(_unit)
+normal = njit(cache=True, inline="always")(_normal)
+add_normal = njit(cache=True, parallel=True)(_add_normal)
+
+
+def step_key(seed: int, step: int) -> np.uint64:
+    """The key of step ``step``'s noise for a stream seeded ``seed`` (both any ints >= 0)."""
+    x = (seed + step * int(GOLDEN) + 1) % 2**64  # Python ints: no overflow warnings
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) % 2**64  # _mix64's steps
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) % 2**64
+    return np.uint64(x ^ (x >> 31))
+
+
+def gaussian_jitter(z: np.ndarray, sigma: float, seed: int, step: int,
+                    out: np.ndarray | None = None) -> np.ndarray:
+    """``z + sigma * eta`` with eta ~ N(0, I) a function of (seed, step) alone, z's dtype.
+
+    The same (seed, step) gives the same noise on any thread count; different steps give
+    independent noise. ``out`` (z's shape and dtype, C-contiguous) may be z itself.
+    """
+    z = np.ascontiguousarray(z)
+    if out is None:
+        out = np.empty_like(z)
+    add_normal(z.reshape(-1), z.dtype.type(sigma), step_key(seed, step), ZIG_X, ZIG_RATIO,
+               out.reshape(-1))  # (numel,) views
+    return out
