@@ -9,7 +9,9 @@ Every step the loop calls, on every hook in order:
   produced ``loss`` (:class:`KeepBest` copies them here, rollback remembers them);
 * ``after_step(it, step) -> Verdict``: the step's loss, output and prediction; the verdict
   may end the loop (``stop``: the reason) and/or hide the step from the hooks after this
-  one (``skip``: it was undone, or its loss is not finite).
+  one (``skip``: it was undone, or its loss is not finite);
+
+and ``close()`` once when the loop ends, however it ends.
 
 Hooks subclass :class:`Hook`, whose methods do nothing: override only what you need.
 The rollback hook is in :mod:`tinydip.fitting.rollback`.
@@ -55,6 +57,10 @@ class Hook(Protocol):
 
     def after_step(self, it: int, step: Step) -> Verdict:
         return GO
+
+    def close(self) -> None:
+        """Once, when the loop ends (however): put back what the hook changed."""
+        return None
 
 
 class Jitter(Hook):

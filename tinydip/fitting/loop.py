@@ -25,6 +25,7 @@ from ..optim import LRSchedule, Optimizer
 from ..runtime.interrupt import Terminated, describe
 from .hooks import Hook
 from .step import fit_step
+from .threads import ThreadChoice
 
 BUDGET = "iteration budget reached"
 
@@ -47,17 +48,20 @@ class LoopResult:
 def fit_loop(net: Module, opt: Optimizer, z: np.ndarray, observation: np.ndarray, *,
              iters: int, hooks: Sequence[Hook] = (), schedule: LRSchedule | None = None,
              operator: LinearOperator | None = None, weights: np.ndarray | None = None,
-             loss_fn: Callable = mse_loss, progress: bool = False) -> LoopResult:
+             loss_fn: Callable = mse_loss, progress: bool = False,
+             threads: bool = True) -> LoopResult:
     """Run ``iters`` steps of ``opt`` on ``E = loss_fn(A net(z), observation, weights)``.
 
     ``operator``, ``weights``, ``loss_fn``: as :func:`~.step.fit_step`. Ctrl-C (or SIGTERM
     under :func:`~tinydip.runtime.interrupt.sigterm_as_interrupt`) ends the loop: the
-    result says so, and the hooks hold what was kept.
+    result says so, and the hooks hold what was kept. ``threads``: run steps parallel or
+    serial, whichever is faster now (:class:`~.threads.ThreadChoice`, a hook like the rest).
     """
     def before_update(loss: float) -> None:  # gradients in place, weights not yet updated
         for hook in hooks:
             hook.before_update(loss)
 
+    hooks = [ThreadChoice(), *hooks] if threads else list(hooks)
     bar = tqdm(total=iters, disable=not progress, unit="it", dynamic_ncols=True, leave=False)
     done, stopped_at, reason, interrupt = 0, None, BUDGET, None
     start = time.perf_counter()
@@ -87,6 +91,8 @@ def fit_loop(net: Module, opt: Optimizer, z: np.ndarray, observation: np.ndarray
         interrupt, reason = exc, f"interrupted ({describe(exc)})"
     finally:
         bar.close()
+        for hook in hooks:
+            hook.close()
     return LoopResult(done, time.perf_counter() - start, reason, stopped_at, interrupt)
 
 

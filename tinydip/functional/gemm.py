@@ -53,6 +53,13 @@ def set_threads(n: int | None = None) -> int:
     return n
 
 
+def threads() -> int:
+    """The number of threads products run on (set on first use: numba's thread count)."""
+    if _state["threads"] is None:
+        set_threads()
+    return _state["threads"]
+
+
 def _blocks(rows: int, inner: int, cols: int):
     """Column blocks for a product of this size, a function of the sizes alone (None: one
     call). Not of the thread count: ``gemm_nt_acc`` adds partial sums block by block, so the
