@@ -13,6 +13,7 @@ the image (un-banded, V and M of one 512x512 layer with 128 channels are 512 MB 
 Measured on the paper's U-Net at 128x128 (2 cores): see benchmarks/README.md.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -57,9 +58,13 @@ def bands(H: int, W: int, channels: int, itemsize: int) -> list[tuple[int, int]]
     return [(ty0, min(rows, th - ty0)) for ty0 in range(0, th, rows)]
 
 
+@functools.cache
 def _filter_transform(dtype) -> np.ndarray:
-    """K (16, 9) = kron(G, G): row 4a+b maps a flattened 3x3 filter to (G g G^T)[a, b]."""
-    return np.kron(_G, _G).astype(dtype)
+    """K (16, 9) = kron(G, G): row 4a+b maps a flattened 3x3 filter to (G g G^T)[a, b]
+    (made once per dtype, read-only: two calls per layer and step measured 1 ms a step)."""
+    k = np.kron(_G, _G).astype(dtype)
+    k.flags.writeable = False
+    return k
 
 
 def winograd_filters(w: np.ndarray) -> np.ndarray:
