@@ -22,7 +22,8 @@ STREAMS = ("last", "best", "smoothed", "output")
 
 
 def combine(members: list[TaskResult], requested: int,
-            interrupted: BaseException | None = None) -> TaskResult:
+            interrupted: BaseException | None = None,
+            seconds: float | None = None) -> TaskResult:
     """One :class:`TaskResult` whose images are the members' means.
 
     Members that were interrupted or diverged are left out of the mean when a complete one
@@ -31,6 +32,7 @@ def combine(members: list[TaskResult], requested: int,
     and selection) with the mean output and the TOTAL iterations and seconds;
     ``extra["ensemble"]`` lists every member (seed, iterations, seconds, output iteration
     and, with a truth, PSNR). ``interrupted``: a Ctrl-C/SIGTERM caught between two fits.
+    ``seconds``: the wall time when the members ran side by side (default: their sum).
     """
     if not members:
         raise ValueError("combine: no fit to average")
@@ -53,7 +55,7 @@ def combine(members: list[TaskResult], requested: int,
         by = "SIGTERM" if isinstance(interrupted, Terminated) else "SIGINT"
     fit = replace(first.fit, output=to_tensor(images["output"]),
                   iters_run=sum(m.fit.iters_run for m in members),
-                  seconds=sum(m.fit.seconds for m in members),
+                  seconds=sum(m.fit.seconds for m in members) if seconds is None else seconds,
                   interrupted=by is not None, interrupted_by=by,
                   diverged=any(m.fit.diverged for m in members))
     rows = []

@@ -24,6 +24,7 @@ from ..models import Net, Prior, deep_decoder, skip_unet, unet_config
 from ..runtime.interrupt import Terminated, describe
 from ..runtime.jit_notice import compile_notice
 from .ensemble import combine
+from .parallel import run_side_by_side, side_by_side
 from .registry import Problem, Task, auto_rule_spec, get_task
 from .result import TaskResult
 
@@ -71,7 +72,9 @@ def as_image(img: np.ndarray, name: str) -> np.ndarray:
 
 def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
         net_options: dict | None = None, max_memory: int | None = None,
-        log: Callable[[str], None] | None = None, **fit_options) -> TaskResult:
+        log: Callable[[str], None] | None = None, workers: int | None = None,
+        callback: Callable[[int, dict], None] | None = None, callback_every: int = 100,
+        **fit_options) -> TaskResult:
     """Fit ``task``'s prior to ``problem`` (``fit_options``: :class:`FitConfig` fields over the
     task's ``fit_defaults``).
 
@@ -81,16 +84,19 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
     :class:`~tinydip.fitting.memory.MemoryBudgetError` is raised if even that is over. The estimate
     is in the report and, with ``log``, announced in one line before the fit starts.
     ``problem.restarts > 1``: that many fits (seeds ``seed``, ``seed + 1``, ...) averaged
-    (:func:`~.ensemble.combine`). ``problem.postfilter``: applied to that output last
-    (:func:`apply_postfilter`)."""
+    (:func:`~.ensemble.combine`), ``workers`` of them side by side in worker processes
+    (None: one per usable core; 1: one after the other; :mod:`~.parallel`).
+    ``problem.postfilter``: applied to that output last (:func:`apply_postfilter`).
+    ``callback(it, info)``: called every ``callback_every`` iterations (:func:`fit`'s)."""
     t = get_task(task)
     if problem.postfilter is not None:
         res = run(t, replace(problem, postfilter=None), net=net, seed=seed,
-                  net_options=net_options, max_memory=max_memory, log=log, **fit_options)
+                  net_options=net_options, max_memory=max_memory, log=log, workers=workers,
+                  callback=callback, callback_every=callback_every, **fit_options)
         return apply_postfilter(res, problem.postfilter, log)
     if problem.restarts > 1:
         return _restarts(t, problem, net=net, seed=seed, net_options=net_options,
-                         max_memory=max_memory, log=log, **fit_options)
+                         max_memory=max_memory, log=log, workers=workers, **fit_options)
     obs = as_image(problem.observation, "observation")
     problem = replace(problem, observation=obs)
     H, W, C = problem.output_shape()
@@ -122,6 +128,7 @@ def run(task: str | Task, problem: Problem, *, net: str = "unet", seed: int = 0,
     cfg = FitConfig(**settings)
     res = fit(model, to_tensor(obs), operator=problem.operator,
               truth=None if truth is None else to_tensor(truth), config=cfg,
+              callback=callback, callback_every=callback_every,
               **({"loss_fn": problem.loss_fn} if problem.loss_fn is not None else {}))
     images = {"observation": obs}
     if truth is not None:
@@ -181,18 +188,34 @@ MEMORY_ADVICE = ("use a smaller image (--size for the built-in sample), a smalle
                  "(--net decoder), or raise --max-memory if the machine has the memory")
 
 
-def _restarts(t: Task, problem: Problem, *, seed: int, log, **options) -> TaskResult:
-    """``problem.restarts`` fits, one seed each, averaged; an interrupted or diverged member
-    ends the series (the completed members are kept: nothing lost)."""
+def _restarts(t: Task, problem: Problem, *, seed: int, log, workers: int | None,
+              **options) -> TaskResult:
+    """``problem.restarts`` fits, one seed each, averaged. Side by side (:mod:`.parallel`)
+    when more than one core is usable, else one after the other, where an interrupted or
+    diverged member ends the series (the completed members are kept: nothing lost)."""
+    seeds = [seed + k for k in range(problem.restarts)]
+    iters = {**t.fit_defaults, **problem.fit_options, **options}.get("iters", 0)
+    n = side_by_side(t, problem.restarts, workers, iters)
+    if n > 1:
+        t0 = time.perf_counter()
+        members, interrupted = run_side_by_side(t, problem, seeds, n, log=log, bar_iters=iters,
+                                                **options)
+        wall = time.perf_counter() - t0
+        truth = problem.truth
+        if truth is not None:  # the members ran without the baselines (closures)
+            base = {name: psnr(np.clip(make(), 0, 1), as_image(truth, "truth"))
+                    for name, make in problem.baselines.items()}
+            members[0] = replace(members[0], baselines=base)
+        return combine(members, problem.restarts, interrupted=interrupted, seconds=wall)
     single = replace(problem, restarts=1)
     members: list[TaskResult] = []
     interrupted = None
-    for k in range(problem.restarts):
+    for k, s in enumerate(seeds):
         if log is not None:
-            log(f"{t.name}: fit {k + 1} of {problem.restarts} (seed {seed + k}); the output "
+            log(f"{t.name}: fit {k + 1} of {problem.restarts} (seed {s}); the output "
                 "is their average")
         try:
-            member = run(t, single, seed=seed + k, log=log, **options)
+            member = run(t, single, seed=s, log=log, **options)
         except KeyboardInterrupt as exc:  # between two fits: keep what is done
             if not members:
                 raise
