@@ -156,6 +156,8 @@ def _tracemalloc_peak(net_name: str, size: int, algo: str) -> float:
 def worker(framework: str, net_name: str, size: int, algo: str) -> None:
     """Serve commands on stdin, one JSON line out per command: ``time N`` (N steps' seconds),
     ``gemm``, ``flops``, ``stats`` (peak MB), ``quit``."""
+    if framework == "torch":  # before tinydip: its OpenMP starts with PyTorch's own
+        import torch  # noqa: F401  # defaults, not tinydip's OMP_WAIT_POLICY / GOMP_SPINCOUNT
     import numba
 
     import tinydip
