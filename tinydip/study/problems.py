@@ -135,8 +135,9 @@ def degrade(task: TaskSpec, clean: np.ndarray, seed: int) -> Problem:
 
 
 def fit(task: TaskSpec, problem: Problem, setting: dict, seed: int) -> dip_tasks.TaskResult:
-    """Run DIP / the Deep Decoder on ``problem`` with a setting's options (no progress bar)."""
-    opts = {k: v for k, v in setting.items() if k not in ("net", "net_options")}
+    """Run DIP / the Deep Decoder on ``problem`` with a setting's options (no progress bar;
+    restarts one after the other: a study's run has its one core)."""
+    opts = {"workers": 1, **{k: v for k, v in setting.items() if k not in ("net", "net_options")}}
     net = setting.get("net", "unet")
     return dip_tasks.run(task.kind, problem, net=net, seed=seed, progress=False,
                          net_options=net_options(net, setting.get("net_options", {})), **opts)
