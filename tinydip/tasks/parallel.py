@@ -35,6 +35,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -74,7 +75,9 @@ class Member:
     ``events``: ``(seed, "P", it)``, then ``(seed, "R", result)`` or ``(seed, "E", exc)``."""
 
     def __init__(self, seed: int, job: bytes, events: queue_mod.Queue) -> None:
-        env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+        here = str(Path(__file__).resolve().parents[2])  # this tinydip, installed or not
+        path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "NUMBA_NUM_THREADS": "1", "PYTHONPATH": path}
         self.seed, self.events = seed, events
         self.proc = subprocess.Popen([sys.executable, "-m", "tinydip.tasks.worker"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
