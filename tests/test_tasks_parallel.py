@@ -3,6 +3,7 @@ results on Ctrl-C / SIGTERM, and pass a member's error on."""
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from tinydip.degrade.noise import add_noise
 from tinydip.fitting.memory import MemoryBudgetError
 from tinydip.io.images import sample_image
 from tinydip.tasks import denoise
-from tinydip.tasks.parallel import MIN_ITERS, side_by_side
+from tinydip.tasks.parallel import MIN_ITERS, Member, side_by_side
 from tinydip.tasks.registry import TASKS
 
 
@@ -55,6 +56,24 @@ def test_a_member_error_reaches_the_caller(noisy):
     img, obs = noisy
     with pytest.raises(MemoryBudgetError):
         denoise(obs, quality="best", iters=40, workers=2, max_memory=1, progress=False)
+
+
+def _events(command):
+    events = queue.Queue()
+    Member(0, b"", events, command=[sys.executable, "-c", command])
+    got = []
+    while not got or got[-1][1] != "X":
+        got.append(events.get(timeout=60))
+    return got
+
+
+def test_a_worker_that_dies_is_reported_never_waited_for():
+    """A torn result (the worker died while writing it) and an exit without any result both
+    end in an "X" event, so the parent never waits for a process that is gone."""
+    torn = _events("import sys; sys.stdout.buffer.write(b'P 3\\nR 100\\nabc'); sys.exit(3)")
+    assert [e[:2] for e in torn] == [(0, "P"), (0, "E"), (0, "X")]
+    assert torn[0][2] == 3 and "unreadable" in str(torn[1][2]) and torn[2][2] == 3
+    assert [e[1:] for e in _events("pass")] == [("X", 0)]
 
 
 def _start(tmp_path):

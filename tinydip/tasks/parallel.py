@@ -74,12 +74,15 @@ class Member:
     """One worker process fitting one seed; a thread turns its stdout into events on
     ``events``: ``(seed, "P", it)``, then ``(seed, "R", result)`` or ``(seed, "E", exc)``."""
 
-    def __init__(self, seed: int, job: bytes, events: queue_mod.Queue) -> None:
+    COMMAND = [sys.executable, "-m", "tinydip.tasks.worker"]
+
+    def __init__(self, seed: int, job: bytes, events: queue_mod.Queue,
+                 command: list[str] | None = None) -> None:
         here = str(Path(__file__).resolve().parents[2])  # this tinydip, installed or not
         path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "NUMBA_NUM_THREADS": "1", "PYTHONPATH": path}
         self.seed, self.events = seed, events
-        self.proc = subprocess.Popen([sys.executable, "-m", "tinydip.tasks.worker"],
+        self.proc = subprocess.Popen(command or self.COMMAND,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                                      start_new_session=True)  # Ctrl-C: the parent decides
         self.proc.stdin.write(job)
@@ -88,16 +91,22 @@ class Member:
 
     def _read(self) -> None:
         out = self.proc.stdout
-        while line := out.readline():
-            kind, value = line.split()
-            if kind == b"P":
-                self.events.put((self.seed, "P", int(value)))
-            else:  # R / E: a pickled result or exception of that many bytes
-                self.events.put((self.seed, kind.decode(), pickle.loads(out.read(int(value)))))
-                break
-        out.close()
-        self.proc.wait()
-        self.events.put((self.seed, "X", self.proc.returncode))  # the process is gone
+        try:
+            while line := out.readline():
+                kind, value = line.split()
+                if kind == b"P":
+                    self.events.put((self.seed, "P", int(value)))
+                else:  # R / E: a pickled result or exception of that many bytes
+                    data = pickle.loads(out.read(int(value)))
+                    self.events.put((self.seed, kind.decode(), data))
+                    break
+        except Exception as exc:  # noqa: BLE001 - a torn message: the worker died writing it
+            self.events.put((self.seed, "E", RuntimeError(
+                f"the fit of seed {self.seed} sent an unreadable result ({exc})")))
+        finally:  # always said, so the parent never waits for a process that is gone
+            out.close()
+            self.proc.wait()
+            self.events.put((self.seed, "X", self.proc.returncode))
 
     def terminate(self) -> None:
         if self.proc.poll() is None:
