@@ -76,6 +76,28 @@ def test_a_worker_that_dies_is_reported_never_waited_for():
     assert [e[1:] for e in _events("pass")] == [("X", 0)]
 
 
+def _worker_cpu(parent: int) -> list[float]:
+    """CPU seconds of each side-by-side worker of ``parent`` (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if b"tinydip.tasks.worker" not in f.read():
+                    continue
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        if int(fields[1]) == parent:  # ppid; utime + stime in clock ticks
+            out.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return out
+
+
+def _both_fitting(cpu: list[float]) -> bool:
+    """Two workers, each past its start (~2-3 CPU seconds) and fitting."""
+    return len(cpu) == 2 and min(cpu) >= 4.0
+
+
 def _start(tmp_path):
     return subprocess.Popen(
         [sys.executable, "-m", "tinydip.cli.entry", "denoise", "--quality", "best", "--size",
@@ -92,7 +114,9 @@ def test_a_signal_keeps_every_members_best(tmp_path, sig, status, name):
     t0 = time.monotonic()
     while "side by side" not in proc.stderr.readline():
         assert time.monotonic() - t0 < 120 and proc.poll() is None, "never started"
-    time.sleep(6.0)  # the workers start (~2-3 s) and fit a while
+    while not _both_fitting(_worker_cpu(proc.pid)):
+        assert time.monotonic() - t0 < 300 and proc.poll() is None, "workers never fitted"
+        time.sleep(0.5)
     proc.send_signal(sig)  # to the parent alone, as `kill` does
     try:
         out, err = proc.communicate(timeout=120)
