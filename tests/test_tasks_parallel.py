@@ -54,8 +54,8 @@ def test_how_many_side_by_side():
 
 def test_a_member_error_reaches_the_caller(noisy):
     img, obs = noisy
-    with pytest.raises(MemoryBudgetError):
-        denoise(obs, quality="best", iters=40, workers=2, max_memory=1, progress=False)
+    with pytest.raises(MemoryBudgetError, match="each of the 2 fits side by side gets 1/2"):
+        denoise(obs, quality="best", iters=40, workers=2, max_memory=1000, progress=False)
 
 
 def _events(command):

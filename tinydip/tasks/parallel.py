@@ -39,7 +39,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..fitting.memory import default_budget
+from ..fitting.memory import MemoryBudgetError, default_budget, format_bytes
 from ..runtime.interrupt import Terminated, describe
 from .registry import TASKS, Problem, Task
 from .result import TaskResult
@@ -169,6 +169,9 @@ def run_side_by_side(task: Task, problem: Problem, seeds: list[int], workers: in
             members.append(value)
         elif isinstance(value, KeyboardInterrupt):
             interrupt = interrupt or value
+        elif isinstance(value, MemoryBudgetError):  # say where the member's budget came from
+            raise MemoryBudgetError(f"{value} (each of the {workers} fits side by side gets "
+                                    f"1/{workers} of {format_bytes(budget * workers)})")
         else:
             raise value
     if not members:
