@@ -402,3 +402,56 @@ def test_backward_once_lowers_the_peak_memory():
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 0.9 * peaks[0], peaks
+
+
+def _input_fed_net(rng):
+    """The input feeds a Concat: a stride-2 3x3 branch (im2col), a 1x1 branch (pointwise),
+    a 3x3 stride-1 Winograd branch and an identity branch, as z feeds the skip U-Net."""
+    return Sequential(
+        Concat(
+            Sequential(Conv2d(3, 4, 3, stride=2, rng=rng, dtype=F64), BatchNorm2d(4, dtype=F64),
+                       LeakyReLU(0.2), Upsample(2)),
+            Sequential(Conv2d(3, 2, 1, rng=rng, dtype=F64), LeakyReLU(0.2)),
+            Sequential(Conv2d(3, 2, 3, rng=rng, dtype=F64, algo="winograd")),
+            Sequential(),
+        ),
+        Conv2d(11, 3, 1, rng=rng, dtype=F64),
+        Sigmoid(),
+    )
+
+
+def test_backward_once_without_input_grad_same_parameter_gradients():
+    """input_grad=False (what fit_step asks): None instead of dx, every parameter gradient
+    bit-identical, and the layers that see the input really skip their dx."""
+    rng = np.random.default_rng(5)
+    net = _input_fed_net(rng)
+    x = rng.standard_normal((1, 3, 8, 8))
+    dout = rng.standard_normal((1, 3, 8, 8))
+    net(x)
+    dx = net.backward_once(dout)
+    full = [p.grad.copy() for p in net.parameters()]
+    first_convs = [b.layers[0] for b in net.layers[0].branches if b.layers]
+    returned = {}
+    for conv in first_convs:
+        conv.backward = (lambda c, f: lambda d: returned.setdefault(id(c), f(d)))(
+            conv, conv.backward)
+    net.zero_grad()
+    net(x)
+    assert net.backward_once(dout, input_grad=False) is None
+    for g, p in zip(full, net.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, g)
+    assert [returned[id(c)] is None for c in first_convs[:2]] == [True, True]  # skipped dx
+    assert not any(m._skip_dx for m in net.modules())  # flags gone afterwards
+    for conv in first_convs:
+        del conv.backward
+    net.zero_grad()
+    net(x)
+    np.testing.assert_array_equal(net.backward_once(dout), dx)  # and dx is back
+
+
+def test_input_layers_follow_first_layers_and_every_branch():
+    net = _input_fed_net(np.random.default_rng(0))
+    concat = net.layers[0]
+    expected = [net, concat] + [m for b in concat.branches for m in
+                                ([b, b.layers[0]] if b.layers else [b])]
+    assert list(net.input_layers()) == expected

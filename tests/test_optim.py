@@ -229,3 +229,66 @@ def test_constant_and_degenerate_schedules():
         make_schedule("linear", opt, 5)
     with pytest.raises(ValueError, match="final"):
         CosineLR(opt, 5, final=2.0)
+
+
+def _params(seed, shapes=((4, 3, 3, 3), (4,), (2, 4, 1, 1), (2,))):
+    rng = np.random.default_rng(seed)
+    return [Parameter(rng.standard_normal(s).astype(np.float32)) for s in shapes]
+
+
+def _adam_steps(ps, opt, seed, steps=6):
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        for p in ps:
+            p.grad[...] = rng.standard_normal(p.shape)
+        opt.step()
+
+
+def test_flat_adam_is_bit_identical_to_tensor_by_tensor(monkeypatch):
+    """One update over a flat buffer (the default) gives the very same bits as one update
+    per tensor; the parameters become views of it, m and v stay per-parameter views."""
+    flat_ps, plain_ps = _params(1), _params(1)
+    flat = Adam(flat_ps, lr=0.05)
+    monkeypatch.setattr("tinydip.optim.optimizers._FlatParams.build", lambda params: None)
+    plain = Adam(plain_ps, lr=0.05)
+    assert flat._flat is not None and plain._flat is None
+    _adam_steps(flat_ps, flat, 7)
+    _adam_steps(plain_ps, plain, 7)
+    for a, b, ma, mb, va, vb in zip(flat_ps, plain_ps, flat.m, plain.m, flat.v, plain.v,
+                                    strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(ma, mb)
+        np.testing.assert_array_equal(va, vb)
+        assert np.shares_memory(a.data, flat._flat.data) and ma.shape == a.shape
+
+
+def test_flat_adam_follows_a_parameter_pointed_elsewhere():
+    """Module.astype or user code may give a parameter a new array after the optimiser was
+    made: the update must reach the array the network reads, not a stale buffer."""
+    ps, ref = _params(2), _params(2)
+    opt, ref_opt = Adam(ps, lr=0.05), Adam(ref, lr=0.05)
+    _adam_steps(ps, opt, 3, steps=2)
+    _adam_steps(ref, ref_opt, 3, steps=2)
+    ps[1].data = ps[1].data.copy()  # pointed elsewhere, same values
+    ps[2].grad = ps[2].grad.copy()
+    _adam_steps(ps, opt, 4, steps=3)
+    _adam_steps(ref, ref_opt, 4, steps=3)
+    for a, b in zip(ps, ref, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    ps[0].data = ps[0].data.astype(np.float64)
+    with pytest.raises(ValueError, match="changed shape or dtype"):
+        opt.step()
+
+
+def test_adam_updates_shared_or_repeated_parameters_tensor_by_tensor():
+    """Views (tied or user-shared memory) and mixed dtypes are left as they are."""
+    base = np.zeros(6, np.float32)
+    views = [Parameter(base[:3]), Parameter(base[3:])]
+    opt = Adam(views, lr=0.1)
+    assert opt._flat is None
+    for p in views:
+        p.grad[...] = 1.0
+    opt.step()
+    np.testing.assert_allclose(base, -0.1, rtol=1e-6)  # the user's array moved
+    mixed = [Parameter(np.zeros(2, np.float32)), Parameter(np.zeros(2))]
+    assert Adam(mixed)._flat is None

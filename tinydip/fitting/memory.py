@@ -141,7 +141,7 @@ def _probe(net: Prior, z: np.ndarray) -> tuple[int, float, list]:
         t0 = time.perf_counter()
         out = net(z)
         shapes = [conv.last_input_shape for conv in _convs(net)]
-        net.backward_once(np.ones_like(out))  # as fit_step does
+        net.backward_once(np.ones_like(out), input_grad=False)  # as fit_step does
         seconds = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -158,7 +158,7 @@ def _time_iteration(net: Prior, z: np.ndarray, repeats: int = TIMED_REPEATS) -> 
     for i in range(repeats + 1):
         t0 = time.perf_counter()
         out = net(z)
-        net.backward_once(np.ones_like(out))
+        net.backward_once(np.ones_like(out), input_grad=False)
         if i:
             times.append(time.perf_counter() - t0)
     return float(np.median(times))

@@ -33,7 +33,7 @@ def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
 
     Forward, loss, ``dE/d out = A^T dE/d(A out)`` (zero on any border the network generates
     beyond the image's H x W), ``net.zero_grad()``, ``net.backward_once`` (backward, freeing
-    the layers' caches as it goes), then
+    the layers' caches as it goes, without the gradient for z), then
     ``before_update(loss)`` (if given: the gradients are in ``Parameter.grad`` and the
     parameters are still those that produced the output) and ``opt.step()``.
     ``opt=None``: forward and loss only (no backward, no update).
@@ -59,7 +59,8 @@ def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
         dfull[:, :, :H, :W] = dout
         dout = dfull
     net.zero_grad()
-    net.backward_once(dout.astype(full.dtype, copy=False))  # frees caches as it goes
+    # frees caches as it goes; z is not learned, so no gradient for it
+    net.backward_once(dout.astype(full.dtype, copy=False), input_grad=False)
     if before_update is not None:
         before_update(value)
     opt.step()

@@ -76,16 +76,17 @@ def conv2d_forward(x, w, b, stride=1, padding="zeros", cols=None):
     return out, cache
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, need_dx=True):
     """Convolution backward pass.
 
     Parameters
     ----------
     dout : (N, F, Ho, Wo) upstream gradient.  cache : from :func:`conv2d_forward`.
+    need_dx : False skips dx (returned as None): the input's gradient is half the work.
 
     Returns
     -------
-    dx : (N, C, H, W);  dw : (F, C, KH, KW);  db : (F,) or None.
+    dx : (N, C, H, W) or None;  dw : (F, C, KH, KW);  db : (F,) or None.
 
     Notes
     -----
@@ -104,14 +105,15 @@ def conv2d_backward(dout, cache):
     Ho, Wo = dout.shape[2], dout.shape[3]
     w2 = w.reshape(F, C * KH * KW)  # (F, C*KH*KW)
     dw2 = np.zeros((F, C * KH * KW), dtype=x.dtype)
-    dx = np.empty(x.shape, dtype=x.dtype)  # C-contiguous even if x is not: written via views
+    dx = np.empty(x.shape, dtype=x.dtype) if need_dx else None  # C-contiguous, via views
     pointwise = KH == 1 and KW == 1 and stride == 1
     for n in range(N):
         d = dout[n].reshape(F, Ho * Wo)  # (F, Ho*Wo)
         if pointwise:
             xn = x[n].reshape(C, H * W)  # (C, H*W)
             gemm_nt_acc(d, xn, dw2)  # dw2 += (F, H*W) @ (H*W, C)
-            gemm(w2.T, d, dx[n].reshape(C, H * W))  # (C, F) @ (F, H*W)
+            if need_dx:
+                gemm(w2.T, d, dx[n].reshape(C, H * W))  # (C, F) @ (F, H*W)
         else:
             if kept is not None:
                 cols = kept[n]  # (C*KH*KW, Ho*Wo)
@@ -119,6 +121,8 @@ def conv2d_backward(dout, cache):
                 cols = workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
                 im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols)
             gemm_nt_acc(d, cols, dw2)  # dw2 += (F, Ho*Wo) @ (Ho*Wo, C*KH*KW)
+            if not need_dx:
+                continue
             dcols = workspace("dcols", (C * KH * KW, Ho * Wo), x.dtype)
             gemm(w2.T, d, dcols)  # (C*KH*KW, F) @ (F, Ho*Wo)
             dxn = dx[n]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from .module import Module, check_input
@@ -32,6 +34,11 @@ class Sequential(Module):
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout
+
+    def input_layers(self) -> Iterator[Module]:
+        yield self
+        if self.layers:
+            yield from self.layers[0].input_layers()
 
 
 class Concat(Module):
@@ -80,6 +87,12 @@ class Concat(Module):
             else:
                 piece = np.ascontiguousarray(piece)
             g = branch.backward(piece)
-            dx = g if dx is None else dx + g  # accumulate: the input feeds every branch
+            if not self._skip_dx:
+                dx = g if dx is None else dx + g  # accumulate: the input feeds every branch
         self._used_cache()
         return dx
+
+    def input_layers(self) -> Iterator[Module]:
+        yield self
+        for branch in self.branches:
+            yield from branch.input_layers()

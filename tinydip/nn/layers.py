@@ -162,7 +162,7 @@ class Conv2d(Module):
         if self._winograd:
             dx, dw, db = conv2d_winograd_backward(dout, cache)
         else:
-            dx, dw, db = conv2d_backward(dout, cache)
+            dx, dw, db = conv2d_backward(dout, cache, need_dx=not self._skip_dx)
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db
