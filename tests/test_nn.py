@@ -54,16 +54,18 @@ def test_conv2d_gradcheck(k, stride, padding, bias, record_error):
 
 
 
+@pytest.mark.parametrize("algo", ["winograd", "winograd4"])
 @pytest.mark.parametrize("keep_cols", [True, False])
 @pytest.mark.parametrize("padding", ["zeros", "reflect"])
-def test_conv2d_winograd_gradcheck_and_same_as_im2col(padding, keep_cols, record_error):
+def test_conv2d_winograd_gradcheck_and_same_as_im2col(padding, keep_cols, algo, record_error):
     rng = np.random.default_rng(7)
-    for shape in [(2, 2, 5, 7), (1, 3, 4, 4)]:
-        conv = Conv2d(shape[1], 3, 3, padding=padding, rng=rng, dtype=F64, algo="winograd",
+    label = {"winograd": "Conv2d (Winograd)", "winograd4": "Conv2d (Winograd F(4x4))"}[algo]
+    for shape in [(2, 2, 5, 7), (1, 3, 4, 4), (1, 2, 9, 6)]:
+        conv = Conv2d(shape[1], 3, 3, padding=padding, rng=rng, dtype=F64, algo=algo,
                       keep_cols=keep_cols)
         x = rng.standard_normal(shape)
         errors = check_module(conv, x, rng=rng)
-        assert record_error("Conv2d (Winograd)", errors) < 1e-7, (shape, errors)
+        assert record_error(label, errors) < 1e-7, (shape, errors)
         twin = copy.deepcopy(conv)
         twin.algo = "im2col"
         twin.zero_grad()
@@ -84,6 +86,13 @@ def test_conv2d_algo_choice_and_errors():
     assert not Conv2d(2, 2, 3, algo="im2col").uses_winograd(64, 64)
     assert not Conv2d(2, 2, 3, stride=2).uses_winograd(64, 64)
     assert not Conv2d(2, 2, 5).uses_winograd(64, 64)
+    n4 = Conv2d.WINOGRAD4_MIN_PIXELS
+    assert [conv.winograd_tile(*hw) for hw in ((8, 8), (16, 16), (n4 - 1, 1), (n4, 1), (64, 64))] \
+        == [0, 2, 2, 4, 4]
+    assert Conv2d(2, 2, 3, algo="winograd4").winograd_tile(2, 2) == 4
+    assert Conv2d(2, 2, 3, algo="winograd").winograd_tile(64, 64) == 2
+    with pytest.raises(ValueError, match="algo='winograd4' needs kernel_size=3 and stride=1"):
+        Conv2d(1, 1, 3, stride=2, algo="winograd4")
     with pytest.raises(ValueError, match="algo must be one of"):
         Conv2d(1, 1, 3, algo="fft")
     with pytest.raises(ValueError, match="algo='winograd' needs kernel_size=3 and stride=1"):
@@ -93,20 +102,22 @@ def test_conv2d_algo_choice_and_errors():
     assert "algo='im2col'" in repr(Conv2d(1, 1, 3, algo="im2col"))
 
 
-def test_conv2d_auto_float32_matches_im2col_on_a_large_image():
-    """The default (auto) layer runs Winograd at 16x16 in float32: same result to ~1e-6."""
+@pytest.mark.parametrize("size, tile, tol", [(16, 2, 2e-6), (32, 4, 2e-5)])
+def test_conv2d_auto_float32_matches_im2col_on_a_large_image(size, tile, tol):
+    """The default (auto) layer runs Winograd F(2x2) at 16x16 and F(4x4) from 32x32 in
+    float32: the same result as im2col to ~1e-6 (F(4x4): ~1e-5, larger transform weights)."""
     rng = np.random.default_rng(8)
     conv = Conv2d(8, 4, 3, padding="reflect", rng=rng)
     twin = copy.deepcopy(conv)
     twin.algo = "im2col"
-    x = rng.standard_normal((1, 8, 16, 16)).astype(np.float32)
+    x = rng.standard_normal((1, 8, size, size)).astype(np.float32)
     out, out2 = conv(x), twin(x)
-    assert conv._winograd and not twin._winograd and out.dtype == np.float32
-    assert rel_error(out, out2) < 2e-6
+    assert conv._tile == tile and not twin._tile and out.dtype == np.float32
+    assert rel_error(out, out2) < tol
     g = rng.standard_normal(out.shape).astype(np.float32)
     dx, dx2 = conv.backward(g), twin.backward(g)
     assert dx.dtype == conv.weight.grad.dtype == np.float32
-    assert rel_error(dx, dx2) < 2e-6 and rel_error(conv.weight.grad, twin.weight.grad) < 2e-6
+    assert rel_error(dx, dx2) < tol and rel_error(conv.weight.grad, twin.weight.grad) < tol
 
 def bn_case(rng, train, slope, affine, shape=(2, 3, 3, 5), margin=0.05):
     """A float64 BatchNorm2d with non-trivial parameters/statistics and an input whose

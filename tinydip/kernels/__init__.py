@@ -16,6 +16,12 @@ from .winograd import (
     winograd_output,
     winograd_output_adjoint,
 )
+from .winograd4 import (
+    winograd4_input,
+    winograd4_input_adjoint,
+    winograd4_output,
+    winograd4_output_adjoint,
+)
 
 __all__ = [
     "adam_update",
@@ -34,6 +40,10 @@ __all__ = [
     "leaky_relu_forward",
     "nearest_backward",
     "nearest_forward",
+    "winograd4_input",
+    "winograd4_input_adjoint",
+    "winograd4_output",
+    "winograd4_output_adjoint",
     "winograd_input",
     "winograd_input_adjoint",
     "winograd_output",

@@ -33,24 +33,33 @@ class Conv2d(Module):
 
     ``keep_cols`` keeps this layer's im2col matrix from forward for backward in a buffer the
     layer owns (reused every iteration) instead of rebuilding it: one im2col less per step,
-    at the cost of C*K*K*Ho*Wo floats per layer (Winograd: its 16*C*H*W/4 transformed tiles).
+    at the cost of C*K*K*Ho*Wo floats per layer (Winograd: its (m+2)^2 C H W / m^2 transformed
+    tiles).
     "auto" (default) keeps it while it is at most ``KEEP_MAX_BYTES`` and rebuilds larger ones
     (where the memory is: the paper U-Net at 512x512 peaks ~30% lower for ~5% more time; at
     128x128 every buffer is kept). :meth:`set_keep_cols` changes it later
     (``tinydip.fitting.memory`` turns it off everywhere when a fit would not fit the memory budget).
 
-    ``algo`` picks how the convolution is computed; all three give the same numbers up to
-    float rounding. "im2col": im2col + one matrix product (any kernel, any stride).
+    ``algo`` picks how the convolution is computed; all give the same numbers up to float
+    rounding. "im2col": im2col + one matrix product (any kernel, any stride).
     "winograd": Winograd F(2x2, 3x3) (3x3 kernels, stride 1 only): 2.25x fewer multiplies.
-    "auto" (default): Winograd for 3x3 stride-1 layers on images of at least
-    ``WINOGRAD_MIN_PIXELS`` pixels, im2col otherwise (measured in benchmarks/README.md).
+    "winograd4": Winograd F(4x4, 3x3): 4x fewer, and 2.25 instead of 4 transformed floats per
+    pixel (float32 error ~6e-6 relative instead of ~3e-7).
+    "auto" (default): for 3x3 stride-1 layers F(4x4, 3x3) on images of at least
+    ``WINOGRAD4_MIN_PIXELS`` pixels, F(2x2, 3x3) from ``WINOGRAD_MIN_PIXELS``, im2col below
+    (and for every other layer).
     """
 
-    ALGOS = ("auto", "im2col", "winograd")
+    ALGOS = ("auto", "im2col", "winograd", "winograd4")
+    TILES = {"winograd": 2, "winograd4": 4}  # algo -> Winograd tile size m
     # Winograd's fixed costs (transforms, 16 small products) lose below this many pixels:
     # Conv2d(132, 128, 3) fwd+bwd, Winograd / im2col time: 0.58 at 128x128 and 64x64, 0.64 at
     # 32x32, 0.90 at 16x16, 1.23 at 8x8 (2 cores, default OpenBLAS)
     WINOGRAD_MIN_PIXELS = 16 * 16
+    # F(4x4) wins from 32x32 (fwd+bwd, ms, F(2x2) / F(4x4) / im2col, 2 cores, native BLAS):
+    # (32->32) 32x32 0.55 / 0.37 / 1.06, 128x128 8.6 / 5.1; (132->128) 32x32 4.0 / 3.7 / 5.5,
+    # 128x128 48 / 31; at 16x16 F(4x4) ties (32 channels) or loses 2x (128 channels)
+    WINOGRAD4_MIN_PIXELS = 32 * 32
     # keep_cols="auto": the largest buffer kept (the paper U-Net's level-0 3x3 convolution keeps
     # 16*132*H*W/4 floats: 33 MB at 128x128, 132 MB at 256x256, 528 MB at 512x512)
     KEEP_MAX_BYTES = 64 * 2**20
@@ -69,8 +78,8 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: keep_cols must be True, False or 'auto', got {keep_cols!r}")
         if algo not in self.ALGOS:
             raise ValueError(f"Conv2d: algo must be one of {self.ALGOS}, got {algo!r}")
-        if algo == "winograd" and (kernel_size != 3 or stride != 1):
-            raise ValueError("Conv2d: algo='winograd' needs kernel_size=3 and stride=1, got "
+        if algo in self.TILES and (kernel_size != 3 or stride != 1):
+            raise ValueError(f"Conv2d: algo={algo!r} needs kernel_size=3 and stride=1, got "
                              f"kernel_size={kernel_size}, stride={stride}")
         rng = np.random.default_rng() if rng is None else rng
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -83,18 +92,26 @@ class Conv2d(Module):
         self.keep_cols, self.algo = keep_cols, algo
         self._cols = None
         self._cache = None
-        self._winograd = False  # which algorithm the cached forward pass used
+        self._tile = 0  # the Winograd tile size the cached forward pass used (0: im2col)
 
     @property
     def last_input_shape(self) -> tuple[int, ...] | None:
         """Shape of the input of the last forward pass (None before any)."""
         return None if self._cache is None else self._cache.x.shape
 
+    def winograd_tile(self, H: int, W: int) -> int:
+        """The Winograd tile size m forward uses on an H x W input (2 or 4), 0 for im2col
+        (see ``algo``)."""
+        if self.kernel_size != 3 or self.stride != 1 or self.algo == "im2col":
+            return 0
+        if self.algo in self.TILES:
+            return self.TILES[self.algo]
+        return 4 if H * W >= self.WINOGRAD4_MIN_PIXELS else \
+            2 if H * W >= self.WINOGRAD_MIN_PIXELS else 0
+
     def uses_winograd(self, H: int, W: int) -> bool:
         """Whether forward on an H x W input runs Winograd (see ``algo``)."""
-        if self.kernel_size != 3 or self.stride != 1 or self.algo == "im2col":
-            return False
-        return self.algo == "winograd" or H * W >= self.WINOGRAD_MIN_PIXELS
+        return self.winograd_tile(H, W) > 0
 
     def set_keep_cols(self, keep: bool | str) -> None:
         """Keep (True), rebuild in backward (False) or "auto" (keep up to ``KEEP_MAX_BYTES``)
@@ -113,8 +130,9 @@ class Conv2d(Module):
         k, pad = self.kernel_size, self.kernel_size // 2
         if self.keep_cols is False or (k == 1 and self.stride == 1):
             return None
-        if self.uses_winograd(H, W):
-            shape = (N, 16, self.in_channels, num_tiles(H, W))
+        m = self.winograd_tile(H, W)
+        if m:
+            shape = (N, (m + 2) ** 2, self.in_channels, num_tiles(H, W, m))
         else:
             Ho, Wo = (H + 2 * pad - k) // self.stride + 1, (W + 2 * pad - k) // self.stride + 1
             shape = (N, self.in_channels * k * k, Ho * Wo)
@@ -144,14 +162,14 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: spatial size {H}x{W} is too small for kernel "
                              f"{self.kernel_size}")
         b = None if self.bias is None else self.bias.data
-        self._winograd = self.uses_winograd(H, W)
+        self._tile = self.winograd_tile(H, W)
         shape = self.kept_shape(x.shape)
         if shape is None:
             self.release_buffer()
         kept = None if shape is None else self._buffer(shape, x.dtype)
-        if self._winograd:
+        if self._tile:
             out, self._cache = conv2d_winograd_forward(x, self.weight.data, b, self.padding,
-                                                       kept)
+                                                       kept, m=self._tile)
             return out
         out, self._cache = conv2d_forward(x, self.weight.data, b, self.stride, self.padding,
                                           kept)
@@ -159,8 +177,8 @@ class Conv2d(Module):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         cache = self._need_cache(self._cache)
-        if self._winograd:
-            dx, dw, db = conv2d_winograd_backward(dout, cache)
+        if self._tile:
+            dx, dw, db = conv2d_winograd_backward(dout, cache, need_dx=not self._skip_dx)
         else:
             dx, dw, db = conv2d_backward(dout, cache, need_dx=not self._skip_dx)
         self.weight.grad += dw
