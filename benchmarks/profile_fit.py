@@ -9,9 +9,9 @@ Nets as in bench_fit.py: unet16 / unet32 / unet128 (``denoise --quality fast`` /
 Matrix products run on tinydip's thread pool, so the main thread's time inside them shows
 up as waiting for their results; small ones run serially inside gemm.py's functions (NumPy
 ufunc calls are not profiled separately): both count as "matrix products". Numba kernels
-appear under their plain Python names (``_winograd_input``...). cProfile adds a little
-overhead per Python call; compare the total with bench_fit.py's figure. Run nothing else
-on the machine meanwhile.
+appear under their plain Python names (``_winograd_input``, ``_winograd4_input``...).
+cProfile adds a little overhead per Python call; compare the total with bench_fit.py's
+figure. Run nothing else on the machine meanwhile.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from bench_fit import DEFAULT_NETS, NETS, build, make_step  # noqa: E402
 GROUPS = [
     # waiting for the pool, plus small products run serially inside gemm.py's functions
     ("matrix products", ("acquire", "functional/gemm.py")),
-    ("Winograd transforms", ("_winograd_", "winograd_filters")),
+    ("Winograd transforms", ("_winograd", "winograd_filters")),
     ("im2col / col2im", ("_im2col", "_col2im")),
     ("BatchNorm (+LeakyReLU)", ("kernels/batchnorm.py",)),
     ("Adam", ("_adam_update", "optimizers.py")),

@@ -316,4 +316,4 @@ def test_wmv_knee_fires_on_slowing_decay_that_never_turns():
 def test_default_options_are_the_tuned_ones():
     w, v = WindowedVariance(), ValidationLoss()
     assert (w.window, w.patience, w.warmup, w.min_rel_delta) == (50, 100, 100, 0.1)
-    assert (v.patience, v.warmup, v.smooth) == (200, 100, 0.99)
+    assert (v.patience, v.warmup, v.smooth) == (100, 100, 0.99)

@@ -72,7 +72,7 @@ print("quick mode" if QUICK else "full mode", f"- {SIZE}x{SIZE} image, {ITERS} i
 #
 # the held-out MSE estimates the true error up to a constant. Its minimum is the best
 # iterate. The statistic is the held-out MSE smoothed by a bias-corrected EMA with
-# $\beta = 0.99$ (a few hundred pixels give a jittery curve), patience 200.
+# $\beta = 0.99$ (a few hundred pixels give a jittery curve), patience 100.
 #
 # **Windowed variance (`wmv`, Wang et al. 2021).** No pixels held out. With the last $W$
 # outputs in a window,

@@ -257,7 +257,7 @@ class ValidationLoss(_PlateauRule):
 
     def __init__(
         self,
-        patience: int = 200,
+        patience: int = 100,
         warmup: int = 100,
         smooth: float = 0.99,
         *,
