@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from winograd_bands import check_bands
 
 import tinydip.kernels as K
 from tinydip.kernels import winograd as WK
@@ -178,38 +179,11 @@ def test_jitted_equals_plain_and_one_thread(name, kernel_runs):
 # ----------------------------------------------------------------------------------------------
 # bands of tile rows (ty0): what a large convolution runs through a small buffer
 # ----------------------------------------------------------------------------------------------
-def _bands(th, rows):
-    return [(ty0, min(rows, th - ty0)) for ty0 in range(0, th, rows)]
-
-
 @pytest.mark.parametrize("rows", [1, 2])
 @pytest.mark.parametrize("reflect", [False, True])
 @pytest.mark.parametrize("shape", [(2, 6, 8), (3, 5, 7), (2, 9, 2), (1, 2, 3)])
 def test_bands_of_tile_rows_reproduce_the_whole(impl, shape, reflect, rows):
-    """Each kernel run band by band (ty0, R tile rows) gives exactly the whole-image result:
-    input and output-adjoint bands are slices of the whole, output bands write disjoint rows,
-    and input-adjoint bands (which overlap by two padded rows) add up to the whole."""
-    C, H, W = shape
-    th, tw = tiles_shape(H, W)
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal(shape)
-    M, b = rng.standard_normal((16, C, th * tw)), rng.standard_normal(C)
-    whole_V, whole_out = np.zeros((16, C, th * tw)), np.zeros(shape)
-    whole_dM, whole_dx = np.zeros((16, C, th * tw)), np.zeros(shape)
-    kernel("winograd_input", impl)(x, reflect, whole_V)
-    kernel("winograd_output", impl)(M, b, whole_out)
-    kernel("winograd_output_adjoint", impl)(x, whole_dM)
-    kernel("winograd_input_adjoint", impl)(M, reflect, whole_dx)
-    out, dx = np.full(shape, np.nan), np.zeros(shape)
-    for ty0, r in _bands(th, rows):
-        t0, t1 = ty0 * tw, (ty0 + r) * tw
-        V, dM = np.full((16, C, t1 - t0), np.nan), np.full((16, C, t1 - t0), np.nan)
-        kernel("winograd_input", impl)(x, reflect, V, ty0)
-        np.testing.assert_allclose(V, whole_V[:, :, t0:t1], rtol=1e-14, atol=1e-14)
-        kernel("winograd_output_adjoint", impl)(x, dM, ty0)
-        np.testing.assert_array_equal(dM, whole_dM[:, :, t0:t1])
-        kernel("winograd_output", impl)(np.ascontiguousarray(M[:, :, t0:t1]), b, out, ty0)
-        kernel("winograd_input_adjoint", impl)(np.ascontiguousarray(M[:, :, t0:t1]), reflect,
-                                               dx, ty0)
-    np.testing.assert_allclose(out, whole_out, rtol=1e-14, atol=1e-14)
-    np.testing.assert_allclose(dx, whole_dx, rtol=1e-13, atol=1e-13)
+    """Each kernel run band by band (ty0, R tile rows) gives exactly the whole-image result
+    (the shared contract: tests/winograd_bands.py)."""
+    check_bands(lambda name: kernel(name, impl), "winograd", 16, tiles_shape(*shape[1:]), shape,
+                reflect, rows, seed=6, tol_v=1e-14, tol_dx=1e-13)
