@@ -15,6 +15,7 @@ import numpy as np
 from ..functional import mse_loss
 from ..nn import Module
 from ..operators import Identity, LinearOperator
+from ..runtime.allocator import keep_freed_memory
 
 
 class Step(NamedTuple):
@@ -38,11 +39,15 @@ def fit_step(net: Module, opt, z_in: np.ndarray, observation: np.ndarray,
     parameters are still those that produced the output) and ``opt.step()``.
     ``opt=None``: forward and loss only (no backward, no update).
 
+    The first call lets malloc keep freed buffers for the next step
+    (:func:`~tinydip.runtime.allocator.keep_freed_memory`).
+
     ``operator`` None is the identity; (H, W) is ``operator.input_shape(observation.shape)``.
     ``weights`` (broadcastable to the observation, 1 = counts) defaults to
     ``operator.measured``. ``loss_fn(pred, target, weights) -> (E, dE/dpred)`` has
     :func:`~tinydip.functional.mse_loss`'s contract (e.g. a Poisson likelihood).
     """
+    keep_freed_memory()  # once per process: freed buffers are reused, not faulted in again
     op = operator if operator is not None else _IDENTITY
     if weights is None:
         weights = op.measured
