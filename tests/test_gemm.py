@@ -32,6 +32,23 @@ def test_gemm_matches_matmul(threads, shape):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(8, 9, 30), (32, 32, 16384), (32, 288, 4096)])
+def test_gemm_adds_the_bias_per_row(threads, shape):
+    """gemm(..., bias) == (a @ b) + bias[:, None] bit for bit: the same float32 additions,
+    done block by block (serial, pooled and one-call paths)."""
+    G.set_threads(threads)
+    m, k, p = shape
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, p), dtype=np.float32)
+    bias = rng.standard_normal(m, dtype=np.float32)
+    plain = G.gemm(a, b, np.empty((m, p), np.float32)).copy()
+    out = G.gemm(a, b, np.empty((m, p), np.float32), bias)
+    np.testing.assert_array_equal(out, plain + bias[:, None])
+    assert not np.array_equal(out, plain)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 def test_gemm_nt_acc_accumulates(threads):
     G.set_threads(threads)
     rng = np.random.default_rng(1)

@@ -45,7 +45,7 @@ def conv2d_forward(x, w, b, stride=1, padding="zeros", cols=None):
     -----
     With cols = im2col(x[n]) of shape (C*KH*KW, Ho*Wo) and W2 = w.reshape(F, C*KH*KW):
 
-        out[n] = W2 @ cols + b
+        out[n] = W2 @ cols + b       (the bias added block by block inside :func:`gemm`)
 
     A 1x1, stride-1 convolution needs no im2col: cols is x[n] itself, reshaped (C, H*W).
     """
@@ -64,14 +64,12 @@ def conv2d_forward(x, w, b, stride=1, padding="zeros", cols=None):
     for n in range(N):
         out_n = out[n].reshape(F, Ho * Wo)  # (F, Ho*Wo), a view
         if pointwise:
-            gemm(w2, x[n].reshape(C, H * W), out_n)  # (F, C) @ (C, H*W)
+            gemm(w2, x[n].reshape(C, H * W), out_n, b)  # (F, C) @ (C, H*W) + b
         else:
             cols_n = cols[n] if cols is not None else \
                 workspace("cols", (C * KH * KW, Ho * Wo), x.dtype)
             im2col(x[n], KH, KW, stride, pad, padding == "reflect", cols_n)
-            gemm(w2, cols_n, out_n)  # (F, C*KH*KW) @ (C*KH*KW, Ho*Wo)
-    if b is not None:
-        out += b.reshape(1, F, 1, 1)
+            gemm(w2, cols_n, out_n, b)  # (F, C*KH*KW) @ (C*KH*KW, Ho*Wo) + b
     cache = ConvCache(x, w, b is not None, stride, padding, cols)
     return out, cache
 
