@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["psnr", "psnr_from_mse", "ssim"]
 
 
 def _pair(x: np.ndarray, ref: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +36,12 @@ def psnr(x: np.ndarray, ref: np.ndarray, data_range: float = 1.0) -> float:
     if not data_range > 0:
         raise ValueError(f"psnr: data_range must be positive, got {data_range!r}")
     a, b = _pair(x, ref, "psnr")
-    mse = float(np.mean((a - b) ** 2))
+    return psnr_from_mse(float(np.mean((a - b) ** 2)), data_range)
+
+
+def psnr_from_mse(mse: float, data_range: float = 1.0) -> float:
+    """``10 log10(L^2 / mse)`` in dB (``inf`` for mse 0): :func:`psnr` once the MSE is known
+    (a fit's history computes the MSE to a fixed reference it converted once)."""
     if mse == 0.0:
         return float("inf")
     return float(10.0 * np.log10(data_range**2 / mse))

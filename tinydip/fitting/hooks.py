@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..kernels.random import gaussian_jitter
-from ..metrics import psnr
+from ..metrics import psnr_from_mse
 from ..operators import LinearOperator
 from ..optim import Optimizer
 from .step import Step
@@ -189,17 +189,26 @@ class History(Hook):
         self.track, self.watch, self.truth = track, watch, truth
         self.callback, self.every, self.iters = callback, every, iters
         self.records: list[dict] = []
+        # converted once: psnr() would convert and check it twice a step (0.45 -> 0.15 ms)
+        self._truth64 = None if truth is None else np.asarray(truth, dtype=np.float64)
 
     def after_step(self, it: int, step: Step) -> Verdict:
         rec = {"iter": it, "loss": step.loss}
         if self.watch.val_loss is not None:
             rec["val_loss"] = self.watch.val_loss
         if self.truth is not None:
-            rec["psnr"] = psnr(step.output, self.truth)
-            rec["psnr_smoothed"] = psnr(self.track.smoothed, self.truth)
+            rec["psnr"] = self._psnr(step.output)
+            rec["psnr_smoothed"] = self._psnr(self.track.smoothed)
         if np.isfinite(self.watch.rule.statistic):
             rec["stat"] = float(self.watch.rule.statistic)
         self.records.append(rec)
         if self.callback is not None and (it % self.every == 0 or it == self.iters - 1):
             self.callback(it, {**rec, "output": step.output, "smoothed": self.track.smoothed})
         return GO
+
+    def _psnr(self, x: np.ndarray) -> float:
+        """:func:`~tinydip.metrics.psnr` to the truth, the same float64 arithmetic (x is
+        finite: a step with a non-finite loss never reaches this hook)."""
+        if x.shape != self._truth64.shape:
+            raise ValueError(f"psnr: shape mismatch {x.shape} vs reference {self._truth64.shape}")
+        return psnr_from_mse(float(np.mean((x.astype(np.float64) - self._truth64) ** 2)))
