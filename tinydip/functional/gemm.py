@@ -13,11 +13,22 @@ Products are split along the pixel axis, the long one in a convolution:
 
     out (F, P) = A (F, K) @ B (K, P)      -> column blocks of B and out
     acc (F, K) += D (F, P) @ C (K, P)^T   -> blocks of the shared P axis, partial sums added
+
+The calling thread works too (:func:`_share`): it starts on the first block at once and keeps
+taking the next unclaimed one, while the pool's ``threads - 1`` helpers join when they wake. A
+sleeping thread takes ~85 us to wake here (a VM's wake-up: one ``submit(f).result()`` round
+trip); waiting for the pool instead, as before, cost that on every pooled product -- ~35 of them
+in a width-32 U-Net step (benchmarks/README.md, "Pool wake-ups").
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
 
 import numba
 import numpy as np
@@ -46,7 +57,9 @@ def set_threads(n: int | None = None) -> int:
     else:
         threadpool_limits(1, user_api="blas")
     old = _state["pool"]
-    _state["pool"] = ThreadPoolExecutor(n, thread_name_prefix="tinydip-gemm") if n > 1 else None
+    # n - 1 helpers: the calling thread is the n-th (_share)
+    _state["pool"] = ThreadPoolExecutor(n - 1, thread_name_prefix="tinydip-gemm") if n > 1 \
+        else None
     _state["threads"] = n
     if old is not None:
         old.shutdown(wait=True)
@@ -77,21 +90,53 @@ def _pool():
     return _state["pool"]
 
 
+def _share(tasks: list[Callable[[], Any]]) -> list:
+    """Run independent tasks on the calling thread and the pool's helpers together; their
+    results in task order.
+
+    Each thread takes the next unclaimed task until none is left (``itertools.count`` hands
+    out indices atomically under the GIL); the caller then waits only for tasks a helper has
+    claimed and not finished. A helper that wakes after the caller took the last task finds
+    none and returns: nobody waits for it. Which thread runs a task never changes its result.
+    """
+    pool = _pool()
+    n = len(tasks)
+    if pool is None or n == 1:
+        return [task() for task in tasks]
+    results: list = [None] * n
+    claim = itertools.count().__next__
+    lock, finished = threading.Lock(), threading.Event()
+    state = {"left": n, "error": None}
+
+    def work() -> None:
+        while (i := claim()) < n:
+            try:
+                results[i] = tasks[i]()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the caller below
+                state["error"] = exc
+            with lock:
+                state["left"] -= 1
+                if state["left"] == 0:
+                    finished.set()
+
+    for _ in range(_state["threads"] - 1):
+        pool.submit(work)
+    work()
+    finished.wait()
+    if state["error"] is not None:
+        raise state["error"]
+    return results
+
+
 def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray,
          bias: np.ndarray | None = None) -> np.ndarray:
     """out = a @ b (+ bias[:, None]) for a (M, K), b (K, P), out (M, P), bias (M,), split into
     column blocks; the bias is added block by block while the block is still in cache (one
     pass over out fewer than adding it afterwards; the same float32 additions)."""
-    blocks, pool = _blocks(a.shape[0], a.shape[1], b.shape[1]), _pool()
+    blocks = _blocks(a.shape[0], a.shape[1], b.shape[1])
     if blocks is None:
         return _matmul_bias(a, b, out, bias)
-    if pool is None:  # the same calls on one thread: the same bits by construction
-        for i, j in blocks:
-            _matmul_bias(a, b[:, i:j], out[:, i:j], bias)
-        return out
-    futures = [pool.submit(_matmul_bias, a, b[:, i:j], out[:, i:j], bias) for i, j in blocks]
-    for f in futures:
-        f.result()
+    _share([partial(_matmul_bias, a, b[:, i:j], out[:, i:j], bias) for i, j in blocks])
     return out
 
 
@@ -106,54 +151,45 @@ def _matmul_bias(a: np.ndarray, b: np.ndarray, out: np.ndarray,
 def gemm_nt_acc(d: np.ndarray, c: np.ndarray, acc: np.ndarray) -> np.ndarray:
     """acc += d @ c.T for d (M, P), c (K, P), acc (M, K); blocks of the shared P axis, their
     partial sums added in block order whatever the thread count."""
-    blocks, pool = _blocks(d.shape[0], c.shape[0], d.shape[1]), _pool()
+    blocks = _blocks(d.shape[0], c.shape[0], d.shape[1])
     if blocks is None:
         acc += d @ c.T
         return acc
-    if pool is None:
-        parts = (np.matmul(d[:, i:j], c[:, i:j].T) for i, j in blocks)
-    else:
-        parts = (f.result() for f in
-                 [pool.submit(np.matmul, d[:, i:j], c[:, i:j].T) for i, j in blocks])
-    for part in parts:
-        acc += part
+    for part in _share([partial(np.matmul, d[:, i:j], c[:, i:j].T) for i, j in blocks]):
+        acc += part  # (M, K), in block order
     return acc
 
 
-def _batch_chunks(batch: int, flops: float):
-    """Split a batch of products into chunks for the pool (None: run serially)."""
-    if _state["threads"] is None:
-        set_threads()
-    pool = _state["pool"]
-    if pool is None or flops < _MIN_FLOPS or batch < 2:
-        return None, None
-    step = -(-batch // min(batch, 2 * _state["threads"]))  # 2 chunks per thread: balance
-    return pool, [(i, min(i + step, batch)) for i in range(0, batch, step)]
+def _batch_chunks(batch: int, flops: float) -> list[tuple[int, int]] | None:
+    """Split a batch of products into chunks (None: one call). Each chunk writes its own
+    slice of the output, so the split never changes a result."""
+    threads = _state["threads"] if _state["threads"] is not None else set_threads()
+    if threads == 1 or flops < _MIN_FLOPS or batch < 2:
+        return None
+    step = -(-batch // min(batch, 2 * threads))  # 2 chunks per thread: balance
+    return [(i, min(i + step, batch)) for i in range(0, batch, step)]
 
 
 def batched_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out[i] = a[i] @ b[i] for a (B, M, K), b (B, K, P), out (B, M, P); chunks of the batch."""
     B, M, K = a.shape
-    pool, chunks = _batch_chunks(B, 2.0 * B * M * K * b.shape[2])
-    if pool is None:
+    chunks = _batch_chunks(B, 2.0 * B * M * K * b.shape[2])
+    if chunks is None:
         return np.matmul(a, b, out=out)
-    futures = [pool.submit(np.matmul, a[i:j], b[i:j], out=out[i:j]) for i, j in chunks]
-    for f in futures:
-        f.result()
+    _share([partial(np.matmul, a[i:j], b[i:j], out=out[i:j]) for i, j in chunks])
     return out
 
 
 def batched_gemm_nt_acc(d: np.ndarray, c: np.ndarray, acc: np.ndarray) -> np.ndarray:
     """acc[i] += d[i] @ c[i].T for d (B, M, P), c (B, K, P), acc (B, M, K)."""
     B, M, P = d.shape
-    pool, chunks = _batch_chunks(B, 2.0 * B * M * P * c.shape[1])
+    chunks = _batch_chunks(B, 2.0 * B * M * P * c.shape[1])
 
-    def chunk(i, j):
+    def chunk(i: int, j: int) -> None:
         acc[i:j] += np.matmul(d[i:j], c[i:j].transpose(0, 2, 1))  # (j-i, M, K)
 
-    if pool is None:
+    if chunks is None:
         chunk(0, B)
         return acc
-    for f in [pool.submit(chunk, i, j) for i, j in chunks]:
-        f.result()
+    _share([partial(chunk, i, j) for i, j in chunks])
     return acc
