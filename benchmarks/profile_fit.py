@@ -6,8 +6,8 @@
 Nets as in bench_fit.py: unet16 / unet32 / unet128 (``denoise --quality fast`` / ``default``
 / ``paper``), decoder16 (the codec's default), decoder128.
 
-Matrix products run on tinydip's thread pool, so the main thread's time inside them shows
-up as waiting for their results; small ones run serially inside gemm.py's functions (NumPy
+Matrix products run in numba kernels that call the BLAS on numba's threads
+(``kernels/blas.py``); small ones run as one NumPy call inside gemm.py's functions (NumPy
 ufunc calls are not profiled separately): both count as "matrix products". Numba kernels
 appear under their plain Python names (``_winograd_input``, ``_winograd4_input``...).
 cProfile adds a little overhead per Python call; compare the total with bench_fit.py's
@@ -29,8 +29,8 @@ from bench_fit import DEFAULT_NETS, NETS, build, make_step  # noqa: E402
 
 # (group, substrings of "file:function" that belong to it); first match wins
 GROUPS = [
-    # waiting for the pool, plus small products run serially inside gemm.py's functions
-    ("matrix products", ("acquire", "functional/gemm.py")),
+    # the BLAS kernels, plus small products run as one NumPy call inside gemm.py's functions
+    ("matrix products", ("kernels/blas.py", "functional/gemm.py")),
     ("Winograd transforms", ("_winograd", "winograd_filters")),
     ("im2col / col2im", ("_im2col", "_col2im")),
     ("BatchNorm (+LeakyReLU)", ("kernels/batchnorm.py",)),

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import threading
-import time
-
 import numpy as np
 import pytest
 
 from tinydip.functional import gemm as G
+from tinydip.kernels import blas
 
 
 @pytest.fixture(autouse=True)
@@ -114,58 +111,70 @@ def test_batched_gemm_and_nt_acc(threads, shape):
                                atol=1e-9)
 
 
-def test_batch_chunks_cover_the_batch():
+def test_split_batch_threshold():
     G.set_threads(2)
-    chunks = G._batch_chunks(16, 1e9)
-    assert chunks[0][0] == 0 and chunks[-1][1] == 16
-    assert all(y[0] == x[1] for x, y in zip(chunks, chunks[1:]))
-    assert G._batch_chunks(16, 1e3) is None  # tiny products stay serial
-    assert G._batch_chunks(1, 1e9) is None
+    assert G._split_batch(16, 1e9)
+    assert not G._split_batch(16, 1e3)  # tiny products: one NumPy call
+    assert not G._split_batch(1, 1e9)
     G.set_threads(1)
-    assert G._batch_chunks(16, 1e9) is None
+    assert not G._split_batch(16, 1e9)
 
 
-def test_share_runs_every_task_once_in_order_on_both_threads():
-    """The caller and the helper both take tasks; results come back in task order."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_transposed", [False, True])
+@pytest.mark.parametrize("b_transposed", [False, True])
+def test_blas_matmul_layouts(dtype, a_transposed, b_transposed):
+    """kernels.blas.matmul (SciPy's ?gemm from numba) on every layout the convolutions pass:
+    a and b in C order or transposed views, b and out column blocks of wider arrays
+    (leading dimension > columns)."""
+    rng = np.random.default_rng(4)
+    m, k, n, wide = 7, 5, 9, 13
+    a = rng.standard_normal((k, m)).astype(dtype).T if a_transposed else \
+        rng.standard_normal((m, k)).astype(dtype)
+    bfull = rng.standard_normal((wide, k)).astype(dtype).T if b_transposed else \
+        rng.standard_normal((k, wide)).astype(dtype)
+    b = bfull[:, 2:2 + n]  # (k, n) view, leading dimension 13
+    out_full = np.full((m, wide), 7.0, dtype)
+    out = out_full[:, 3:3 + n]
+    blas.matmul(a, b, out)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b.astype(np.float64), rtol=tol,
+                               atol=tol)
+    assert (out_full[:, :3] == 7).all() and (out_full[:, 3 + n:] == 7).all()  # stays inside
+
+
+def test_blas_kernels_match_numpy_on_block_boundaries():
+    """gemm_blocks (+ bias), gemm_nt_parts and the batched kernels against NumPy, with blocks
+    of unequal width."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((6, 10))
+    b = rng.standard_normal((10, 301))
+    bias = rng.standard_normal(6)
+    bounds = np.array([[0, 128], [128, 256], [256, 301]])
+    out = np.empty((6, 301))
+    blas.gemm_blocks(a, b, out, bias, True, bounds)
+    np.testing.assert_allclose(out, a @ b + bias[:, None], rtol=1e-12, atol=1e-12)
+    parts = np.empty((3, 6, 10))
+    d = rng.standard_normal((6, 301))
+    blas.gemm_nt_parts(d, b, parts, bounds)
+    np.testing.assert_allclose(parts.sum(0), d @ b.T, rtol=1e-12, atol=1e-12)
+    A, B = rng.standard_normal((5, 6, 10)), rng.standard_normal((5, 10, 11))
+    O = np.empty((5, 6, 11))
+    blas.batched_gemm(A, B, O)
+    np.testing.assert_allclose(O, A @ B, rtol=1e-12, atol=1e-12)
+    acc = np.ones((5, 6, 10))
+    D = rng.standard_normal((5, 6, 11))
+    blas.batched_gemm_nt(D, B, acc)  # acc[i] += D[i] (6, 11) @ B[i].T (11, 10)
+    np.testing.assert_allclose(acc, 1 + D @ B.transpose(0, 2, 1), rtol=1e-12, atol=1e-12)
+
+
+def test_unsupported_strides_fall_back_to_numpy():
+    """An operand strided along both axes (here every other row and column) is not something
+    the BLAS kernels can describe: gemm falls back to NumPy and is still right."""
     G.set_threads(2)
-    ran = []
-
-    def task(i):
-        time.sleep(0.002)  # long enough for the helper to wake and claim some
-        ran.append((i, threading.current_thread().name))
-        return i * i
-
-    assert G._share([functools.partial(task, i) for i in range(12)]) == [i * i for i in range(12)]
-    assert sorted(i for i, _ in ran) == list(range(12))
-    names = {name for _, name in ran}
-    assert threading.current_thread().name in names and len(names) == 2
-
-
-def test_share_does_not_wait_for_a_busy_helper():
-    """While the helper cannot start (here: busy for 2 s), the caller runs every task itself and
-    returns at once; the old pool waited for the helper (every pooled product paid its
-    ~85 us wake-up)."""
-    G.set_threads(2)
-    release = threading.Event()
-    G._pool().submit(release.wait, 2.0)  # occupy the only helper
-    try:
-        ran = []
-        t0 = time.perf_counter()
-        G._share([functools.partial(ran.append, threading.current_thread().name)
-                  for _ in range(4)])
-        assert time.perf_counter() - t0 < 1.0
-        assert ran == [threading.current_thread().name] * 4
-    finally:
-        release.set()
-
-
-def test_share_reraises_a_helpers_error():
-    G.set_threads(2)
-
-    def boom():
-        time.sleep(0.002)
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match="boom"):
-        G._share([boom] * 6)
-    assert G._share([lambda: 1, lambda: 2]) == [1, 2]  # the pool still works
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((64, 600))[::2, ::2]  # (32, 300), strided both ways
+    b = rng.standard_normal((300, 4096))
+    out = np.empty((32, 4096))
+    G.gemm(a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-10, atol=1e-10)

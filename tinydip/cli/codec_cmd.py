@@ -101,7 +101,7 @@ def _threads(value: int | None) -> None:
             raise ValueError(f"--threads {value}: at most {numba.config.NUMBA_NUM_THREADS} "
                              "threads are available")
         numba.set_num_threads(value)
-        try:  # tinydip's own GEMM thread pool, where present
+        try:  # tinydip's convolution products (and the BLAS limit), where present
             from ..functional import gemm
         except ImportError:  # pragma: no cover
             return

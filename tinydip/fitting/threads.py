@@ -28,7 +28,7 @@ from .hooks import Hook
 
 
 def use_threads(n: int) -> None:
-    """Run numba's kernels and the GEMM pool on ``n`` threads."""
+    """Run numba's kernels and the convolution products on ``n`` threads."""
     numba.set_num_threads(n)
     if gemm.threads() != n:
         gemm.set_threads(n)

@@ -71,7 +71,7 @@ class Study:
     seeds: list[int] = field(default_factory=lambda: [0])
     resize: int | None = None
     baseline: bool = True
-    threads: int = 1  # threads per run (numba + GEMM pool); fixed so results do not depend
+    threads: int = 1  # threads per run (numba's, GEMMs too); fixed so results do not depend
     # on the number of workers
 
 
