@@ -225,8 +225,8 @@ print(f"second call {best_time(lambda: im2col(x[0], k, k, 1, p, False, cols_numb
 # `F.conv2d_forward` puts it together: for each image, `im2col` into a buffer, then one
 # matrix product `W2 @ cols` written straight into the output. (The product goes through
 # `tinydip.functional.gemm`, which cuts large products into column blocks and runs them on
-# tinydip's own small thread pool, each block a single-threaded BLAS call — it degrades
-# gracefully when the cores are shared with other programs.)
+# numba's threads, each block a single-threaded BLAS call — it degrades gracefully when the
+# cores are shared with other programs.)
 
 # %%
 out_kernel, cache = F.conv2d_forward(x, w, b)
