@@ -528,7 +528,11 @@ dx, dw, db = conv2d_backward(g, cache)
 up, _ = upsample_forward(x, 2, "bilinear")
 ow, cw = conv2d_winograd_forward(x, w, b, "reflect")
 dxw, dww, _ = conv2d_winograd_backward(ow, cw)
-results = dict(out=out, dx=dx, dw=dw, db=db, up=up, ow=ow, dxw=dxw, dww=dww)
+from tinydip.functional.gemm import gemm, gemm_nt_acc
+A, B = rng.standard_normal((32, 64)), rng.standard_normal((64, 2048))  # split into blocks
+big = gemm(A, B, np.empty((32, 2048)))
+acc = gemm_nt_acc(big, B, np.zeros((32, 64)))
+results = dict(out=out, dx=dx, dw=dw, db=db, up=up, ow=ow, dxw=dxw, dww=dww, big=big, acc=acc)
 """
 _NOJIT_SCRIPT = """
 import sys

@@ -128,11 +128,13 @@ def gemm_nt_acc(d: np.ndarray, c: np.ndarray, acc: np.ndarray) -> np.ndarray:
 
 def _blas_layout(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
     """Whether :mod:`tinydip.kernels.blas` can describe these operands (2-D, float32/64 alike,
-    each unit-strided along one axis, out along its rows) -- else NumPy computes the product."""
+    each unit-strided along one axis, out along its rows) and the kernels are compiled
+    (not ``NUMBA_DISABLE_JIT=1``) -- else NumPy computes the product."""
     def unit(x: np.ndarray, axis: int) -> bool:
         return x.shape[axis] == 1 or x.strides[axis] == x.itemsize
 
-    return (a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64)
+    return (not numba.config.DISABLE_JIT  # plain Python cannot call the BLAS symbols
+            and a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64)
             and min(a.strides + b.strides + out.strides) >= 0
             and (unit(a, 1) or unit(a, 0)) and (unit(b, 1) or unit(b, 0)) and unit(out, 1))
 
