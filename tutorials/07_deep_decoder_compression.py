@@ -179,10 +179,11 @@ print(f"the file's own grids (a step per tensor, fine-tuned): PSNR {stored_psnr:
 assert list(tensor_shapes(arch)) == list(result.tensors)  # the stored tensors, in file order
 
 # %% [markdown]
-# Quality falls quickly as bits are removed. Even 8 bits on each tensor's own range can
-# lose against the file: the codec gives every tensor the grid step its sensitivity calls
-# for (the folded BatchNorm scales and shifts span wide ranges and need finer steps than
-# the weights) and then fine-tunes on those grids. The folded decoder has no BatchNorm left to
+# Quality falls quickly as bits are removed: from 6 bits down the image is lost (which of
+# the wrecks comes out a little less wrecked is float rounding). Even 8 bits on each
+# tensor's own range can lose against the file: the codec gives every tensor the grid step
+# its sensitivity calls for (the folded BatchNorm scales and shifts span wide ranges and
+# need finer steps than the weights) and then fine-tunes on those grids. The folded decoder has no BatchNorm left to
 # re-normalise its activations, so the rounding errors of every 1x1 convolution pass
 # straight on to the next layer and compound. That is why the codec does not merely round
 # (step 3 above): it rounds one layer at a time, first to last, and after each lets the
@@ -263,7 +264,13 @@ assert result.psnr > result.psnr_ptq + 0.1
 assert result.psnr - result.psnr_ptq >= 0.4 * (result.psnr_float - result.psnr_ptq)
 assert abs(stored_psnr - result.psnr) < 0.1  # the stored tensors are the file's image
 assert bit_sweep[8] <= result.psnr + 0.1  # one 8-bit grid per tensor is no better
-assert all(bit_sweep[a] > bit_sweep[b] for a, b in zip(bit_sweep, list(bit_sweep)[1:]))
+# quality falls quickly: 6 bits lose 3 dB or more against 8, and 5 bits and below lose more
+# again; among those wrecks (5-12 dB) the order is float rounding (4 bits came out below
+# 3 on one trajectory of the full-size run), so it is not asserted. Measured 2026-12-05,
+# 8 / 6 / 5 / 4 / 3 bits: full native 20.61 / 14.40 / 11.28 / 7.23 / 8.42 dB; quick native
+# 20.46 / 15.37 / 11.84 / 11.13 / 5.48, quick Haswell 20.68 / 14.84 / 10.43 / 9.93 / 8.09.
+assert bit_sweep[6] < bit_sweep[8] - 3
+assert max(bit_sweep[b] for b in (5, 4, 3)) < bit_sweep[6] - 1
 dd_psnr, jpeg_psnr, haar_psnr = scores.values()  # in the order of the table
 assert jpeg_psnr > dd_psnr  # JPEG wins at equal size ...
 assert dd_psnr > haar_psnr - 1.0  # ... the decoder holds its own against Haar
