@@ -317,10 +317,10 @@ for seed, (b25, b50, bc) in runs.items():
 # kernel choices and with 1 and 2 threads:
 #
 # * on the sigma-25 fits both rules return an iterate within a fraction of a dB of the
-#   oracle (at most 0.13 dB off in quick mode, 0.4 dB in full mode), far above the noisy
+#   oracle (at most 0.13 dB off in quick mode, 0.45 dB in full mode), far above the noisy
 #   input;
 # * at sigma 50 the oracle comes about twice as early in every run, and `wmv` misses it: by
-#   0.4–0.6 dB in the median in quick mode, 0.5–1.4 dB in full mode. That is a median, not
+#   0.4–0.6 dB in the median in quick mode, 0.5–2.2 dB in full mode. That is a median, not
 #   a law: in one run of the sixteen we measured its knee happened to land within 0.1 dB of
 #   the oracle. `val` follows the oracle better *in the median* (0.1–0.3 dB) — but not in
 #   every run either: with 5% of a small image held out its statistic is itself noisy, and
@@ -343,11 +343,13 @@ print(f"correlated noise: val picks a median of {med['late']:.0f} iterations aft
       f"at the end of the budget in {sum(r['at_end'] for r in rows)} of {len(rows)} runs")
 print(f"total time {time.perf_counter() - T0:.1f} s")
 
-assert all(r["g25"]["val"] < 0.5 and r["g25"]["wmv"] < 0.5 for r in rows)  # close to the oracle
+# close to the oracle (the worst gap measured in full mode: 0.45 dB, wmv, native kernels,
+# 2026-12-05; 0.4 before)
+assert all(r["g25"]["val"] < 0.6 and r["g25"]["wmv"] < 0.6 for r in rows)
 assert all(r["above_noisy"] > 2 for r in rows)  # ... and far above the noisy input
 assert all(r["sooner"] for r in rows)  # stronger noise: the best iterate comes sooner
 # wmv's knee does not follow the noise, val does -- in the median (measured, both BLAS
-# settings, quick and full mode: wmv 0.50-1.36 dB, val 0.10-0.28 dB, the difference at
+# settings, quick and full mode: wmv 0.50-2.15 dB, val 0.09-0.28 dB, the difference at
 # least 0.22 dB)
 assert med50["wmv"] > 0.3 and med50["wmv"] > med50["val"] + 0.1
 assert med["late"] > 100  # val keeps going past the oracle with correlated noise
