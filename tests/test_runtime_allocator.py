@@ -62,31 +62,26 @@ def test_the_users_choice_wins(env):
     assert (applied, again) == ("False", "False")
 
 
-def test_fit_step_applies_it():
-    code = ("import numpy as np\n"
-            "from tinydip.fitting.step import fit_step\n"
-            "from tinydip.runtime import allocator\n"
-            "from tinydip.nn import Conv2d\n"
-            "net = Conv2d(1, 1, 1)\n"
-            "x = np.zeros((1, 1, 4, 4), np.float32)\n"
-            "fit_step(net, None, x, x)\n"
-            "print(allocator._state)\n")
+def _applied_after(*lines: str) -> bool:
+    """Whether the setting is in force after running ``lines`` in a fresh interpreter."""
+    code = "\n".join(["import numpy as np", "from tinydip.runtime import allocator", *lines,
+                      "print(allocator._state)"])
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True,
                          text=True, check=True).stdout
-    assert "'applied': True" in out
+    return "'applied': True" in out
+
+
+def test_fit_step_applies_it():
+    assert _applied_after("from tinydip.fitting.step import fit_step",
+                          "from tinydip.nn import Conv2d",
+                          "x = np.zeros((1, 1, 4, 4), np.float32)",
+                          "fit_step(Conv2d(1, 1, 1), None, x, x)")
 
 
 def test_the_fit_estimate_probes_under_the_same_setting():
     """estimate_fit times its probes as the fit will run: with page faults the 64/96 probes'
     slope put a 256x256 fit at 0.21 s/it where it ran 0.10."""
-    code = ("import numpy as np\n"
-            "from tinydip.fitting.memory import estimate_fit\n"
-            "from tinydip.models import deep_decoder\n"
-            "from tinydip.runtime import allocator\n"
-            "estimate_fit(deep_decoder(4, 3, rng=np.random.default_rng(0)), 32, 32)\n"
-            "print(allocator._state)\n")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True,
-                         text=True, check=True).stdout
-    assert "'applied': True" in out
+    assert _applied_after("from tinydip.fitting.memory import estimate_fit",
+                          "from tinydip.models import deep_decoder",
+                          "estimate_fit(deep_decoder(4, 3, rng=np.random.default_rng(0)), 32, 32)")
