@@ -61,10 +61,10 @@ def test_gemm_nt_acc_accumulates(threads):
 
 
 def test_blocks_cover_all_columns():
-    blocks = G._blocks(128, 1152, 16384)
+    blocks = [tuple(b) for b in G._bounds(128, 1152, 16384)]
     assert blocks[0][0] == 0 and blocks[-1][1] == 16384 and len(blocks) == G._BLOCKS
     assert all(b[0] == a[1] for a, b in zip(blocks, blocks[1:]))
-    assert G._blocks(4, 4, 100) is None  # tiny products are one call
+    assert G._bounds(4, 4, 100) is None  # tiny products are one call
 
 
 @pytest.mark.parametrize("shape", [(32, 32, 16384), (32, 288, 4096), (288, 32, 4096),

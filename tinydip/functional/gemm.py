@@ -88,12 +88,6 @@ def _bounds(rows: int, inner: int, cols: int) -> np.ndarray | None:
     return b
 
 
-def _blocks(rows: int, inner: int, cols: int) -> list[tuple[int, int]] | None:
-    """:func:`_bounds` as a list of (j0, j1) (None: one call)."""
-    b = _bounds(rows, inner, cols)
-    return None if b is None else [(int(i), int(j)) for i, j in b]
-
-
 def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray,
          bias: np.ndarray | None = None) -> np.ndarray:
     """out = a @ b (+ bias[:, None]) for a (M, K), b (K, P), out (M, P), bias (M,), split into
