@@ -265,6 +265,53 @@ def test_bilinear_forward_backward_match_interpolation_matrices(impl, s, dtype):
         assert out.dtype == dx.dtype == dtype
 
 
+def _generic_rows(n, dtype):
+    """The generic kernels' row pass for s = 2, element by element in their order: forward
+    (1 - l) a + l b in float64, one rounding; backward a scatter rounding after each add."""
+    i0, i1, lam = K.upsample.tables(n, 2)
+
+    def forward(row):
+        return np.array([(1.0 - lam[o]) * float(row[i0[o]]) + lam[o] * float(row[i1[o]])
+                         for o in range(2 * n)]).astype(dtype)
+
+    def backward(t):
+        d = np.zeros(n, dtype)
+        for o in range(2 * n):
+            d[i0[o]] = dtype(float(d[i0[o]]) + (1.0 - lam[o]) * float(t[o]))
+            d[i1[o]] = dtype(float(d[i1[o]]) + lam[o] * float(t[o]))
+        return d
+    return forward, backward
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [2, 3, 4, 17])
+def test_bilinear_x2_rows_are_bitwise_the_generic_formula(impl, n, dtype):
+    """The s = 2 row passes (no index tables) give the generic formula's bits, not just
+    close numbers: a fit's trajectory does not move when they are used."""
+    mod = KMOD["upsample"]
+    fwd, bwd = (getattr(mod, name) if impl == "jit" else getattr(mod, "_" + name)
+                for name in ("row2_forward", "row2_backward"))
+    ref_fwd, ref_bwd = _generic_rows(n, dtype)
+    rng = np.random.default_rng(n)
+    for _ in range(20):
+        row = (rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4)).astype(dtype)
+        t = np.full(2 * n, np.nan, dtype)
+        fwd(row, t)
+        np.testing.assert_array_equal(t.view(np.uint8), ref_fwd(row).view(np.uint8))
+        g = (rng.standard_normal(2 * n) * 10.0 ** rng.integers(-3, 4)).astype(dtype)
+        d = np.full(n, 7.0, dtype)
+        bwd(g, d)
+        np.testing.assert_array_equal(d.view(np.uint8), ref_bwd(g).view(np.uint8))
+    row, g = np.ones(n, dtype), np.ones(2 * n, dtype)  # a non-finite value spreads alike,
+    row[1], g[0] = np.inf, np.inf  # through its weight-0 products too
+    t, d = np.zeros(2 * n, dtype), np.zeros(n, dtype)
+    with np.errstate(invalid="ignore"):  # 0 * inf (the plain Python functions warn)
+        fwd(row, t)
+        bwd(g, d)
+        np.testing.assert_array_equal(t, ref_fwd(row))
+        np.testing.assert_array_equal(d, ref_bwd(g))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("s", [1, 2, 3])
 def test_nearest_forward_backward_match_repeat(impl, s, dtype):

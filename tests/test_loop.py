@@ -6,15 +6,18 @@ fixed fits (32x32 grayscale, a tiny U-Net, 60 iterations, seed 0) and for a smal
 (Deep Decoder fit, incremental rounding, straight-through fine-tuning). Regenerate it only
 on purpose, with ``python tests/test_loop.py --record`` (then say why in the commit).
 
-The references are tied to the BLAS kernel choice: OpenBLAS picks its GEMM kernels per CPU
-(``OPENBLAS_CORETYPE=Haswell`` picks others), their sums round differently, and a DIP fit is
-chaotic -- measured between SkylakeX and Haswell kernels on these very runs: outputs apart by
-up to 0.35 after 60 iterations (a different best iteration), 4 WMV iterations more. No
-tolerance both holds across kernels and catches a changed algorithm, so the file keeps, per
-kernel family, a digest of every array, compared bit-for-bit (the arrays themselves, from
-one kernel, only size a difference in the failure message). A kernel family without a
-recording skips, saying so; add one with ``--record`` from the code the reference is of.
-Recorded: SkylakeX (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`` here) and Haswell.
+The references are tied to the machine code that runs: OpenBLAS picks its GEMM kernels per
+CPU (``OPENBLAS_CORETYPE=Haswell`` picks others), numba compiles every kernel for the host CPU
+(its vector width decides the order of the reassociated sums), and llvmlite's LLVM version
+decides the rest; their sums round differently, and a DIP fit is chaotic -- measured between
+SkylakeX and Haswell kernels on these very runs: outputs apart by up to 0.35 after 60
+iterations (a different best iteration), 4 WMV iterations more; between two AMD EPYC
+machines with the same BLAS kernel, losses apart by 2e-4 after 60 iterations. No tolerance
+both holds across machines and catches a changed algorithm, so the file keeps, per
+:func:`platform` (BLAS kernel, numba's target CPU, llvmlite), a digest of every array, compared
+bit-for-bit (the arrays themselves, from one platform, only size a difference in the failure
+message). A platform without a recording skips, saying which ones are recorded (a learner's
+machine runs the other tests); add one with ``--record`` from the code the reference is of.
 """
 
 from __future__ import annotations
@@ -101,6 +104,17 @@ def blas_kernel() -> str:
                             if i.get("user_api") == "blas"}))
 
 
+def platform() -> str:
+    """What decides a fit's float rounding here: the BLAS kernel, the CPU numba compiles for
+    and llvmlite's version, e.g. "SkylakeX/znver4/llvmlite-0.50.0"."""
+    import llvmlite
+    import numba
+    from llvmlite import binding
+
+    cpu = numba.config.CPU_NAME or binding.get_host_cpu_name()
+    return f"{blas_kernel()}/{cpu}/llvmlite-{llvmlite.__version__}"
+
+
 def digest(a: np.ndarray) -> str:
     a = np.ascontiguousarray(a)
     return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()[:16]
@@ -110,10 +124,10 @@ def digest(a: np.ndarray) -> str:
 def reference():
     with np.load(REFERENCE) as data:
         ref = dict(data)
-    column = f"digest:{blas_kernel()}"
+    column = f"digest:{platform()}"
     if column not in ref:
-        pytest.skip(f"no reference for the BLAS kernel {blas_kernel()} (recorded: "
-                    f"{sorted(k for k in ref if k.startswith('digest:'))})")
+        pytest.skip(f"no reference for this platform, {platform()} (recorded: "
+                    f"{sorted(k[7:] for k in ref if k.startswith('digest:'))})")
     return ref, dict(zip(ref["keys"].tolist(), ref[column].tolist(), strict=True))
 
 
@@ -123,7 +137,7 @@ def _compare(got: dict, reference) -> list[str]:
     arrays, digests = reference
     prefix = next(iter(got)).split("/")[0] + "/"
     bad = [f"{k}: missing" for k in digests if k.startswith(prefix) and k not in got]
-    same_kernel = str(arrays["arrays_kernel"]) == blas_kernel()
+    same_kernel = str(arrays["arrays_kernel"]) == platform()
     for key, value in got.items():
         if digests.get(key) != digest(value):
             diff = ""
@@ -243,15 +257,15 @@ def test_the_loop_keeps_going_to_the_budget_and_stops_on_ctrl_c():
 
 
 def record() -> None:
-    """Add this BLAS kernel's digests to the reference (and the arrays, if it has none yet)."""
+    """Add this platform's digests to the reference (and the arrays, if it has none yet)."""
     arrays = {}
     for name in CASES:
         arrays.update(fit_case(name))
     arrays.update(codec_case())
     old = dict(np.load(REFERENCE)) if REFERENCE.exists() else {}
-    kernel = blas_kernel()
+    kernel = platform()
     if old and list(old["keys"]) != list(arrays):
-        sys.exit("the cases changed: delete the reference and record every BLAS kernel again")
+        sys.exit("the cases changed: delete the reference and record every platform again")
     out = old or {**arrays, "keys": np.array(list(arrays)), "arrays_kernel": np.array(kernel)}
     out[f"digest:{kernel}"] = np.array([digest(v) for v in arrays.values()])
     np.savez_compressed(REFERENCE, **out)

@@ -37,11 +37,53 @@ def _tables(n, s):
     return i0, i1, lam
 
 
+# the x2 weights as float64, like the generic tables (plain Python then computes as numba does)
+ZERO, QUARTER, THREE_QUARTERS, ONE = np.float64(0.0), np.float64(0.25), np.float64(0.75), \
+    np.float64(1.0)
+
+
+def _row2_forward(row, t):
+    """t (2n,) = row (n,) upsampled x2 along its length, n >= 2: the generic formula
+    (1 - l) a + l b (float64, l = 0 at the first pixel, else 0.75 / 0.25) without the index
+    tables' gathers, so bit for bit the same numbers."""
+    n = row.shape[0]
+    t[0] = ONE * row[0] + ZERO * row[1]
+    for k in range(1, n):
+        t[2 * k] = QUARTER * row[k - 1] + THREE_QUARTERS * row[k]
+    for k in range(n - 1):
+        t[2 * k + 1] = THREE_QUARTERS * row[k] + QUARTER * row[k + 1]
+    t[2 * n - 1] = THREE_QUARTERS * row[n - 1] + QUARTER * row[n - 1]
+
+
+def _row2_backward(t, d):
+    """d (n,) = the adjoint of :func:`_row2_forward` applied to t (2n,), n >= 2: each d[j]
+    gathers its (at most five) weighted entries of t in the order the generic scatter adds
+    them, rounding to d's dtype after every addition as it does (bit for bit the same)."""
+    n = d.shape[0]
+    for j in range(n):
+        d[j] = 0.0
+    d[1] += ZERO * t[0]  # output 0 puts weight l = 0 on pixel 1 (kept: NaN/inf propagate alike)
+    d[0] += ONE * t[0]
+    d[0] += THREE_QUARTERS * t[1]
+    d[0] += QUARTER * t[2]
+    for j in range(1, n - 1):
+        d[j] += QUARTER * t[2 * j - 1]
+        d[j] += THREE_QUARTERS * t[2 * j]
+        d[j] += THREE_QUARTERS * t[2 * j + 1]
+        d[j] += QUARTER * t[2 * j + 2]
+    j = n - 1  # the last output pixel weighs pixel n-1 twice (i0 = i1 = n-1)
+    d[j] += QUARTER * t[2 * j - 1]
+    d[j] += THREE_QUARTERS * t[2 * j]
+    d[j] += THREE_QUARTERS * t[2 * j + 1]
+    d[j] += QUARTER * t[2 * j + 1]
+
+
 def _bilinear_forward(x, s, out):
     """x: (P, H, W) -> out: (P, s*H, s*W), written in place.
 
     Separable: each input row is interpolated along W once into a (H, s*W) scratch, then every
-    output row blends two scratch rows (contiguous, vectorised).
+    output row blends two scratch rows (contiguous, vectorised). For s = 2 the rows take
+    :func:`_row2_forward` (the same numbers, no gathers: 2x faster).
     """
     P, H, W = x.shape
     y0, y1, ly = tables(H, s)
@@ -51,6 +93,9 @@ def _bilinear_forward(x, s, out):
         for iy in range(H):
             row = x[p, iy]
             t = tmp[iy]
+            if s == 2 and W >= 2:
+                row2_forward(row, t)
+                continue
             for ox in range(W * s):
                 t[ox] = (1.0 - lx[ox]) * row[x0[ox]] + lx[ox] * row[x1[ox]]
         for oy in range(H * s):
@@ -66,7 +111,8 @@ def _bilinear_backward(dout, s, dx):
     """Adjoint of bilinear_forward: dx (P, H, W) = scatter of dout (P, s*H, s*W). Overwrites dx.
 
     The transpose of the separable forward: output rows are accumulated into a (H, s*W)
-    scratch (vectorised row adds), then each scratch row is scattered along W.
+    scratch (vectorised row adds), then each scratch row is scattered along W (for s = 2
+    gathered by :func:`_row2_backward`: the same numbers, 2x faster).
     """
     P, H, W = dx.shape
     y0, y1, ly = tables(H, s)
@@ -84,8 +130,11 @@ def _bilinear_backward(dout, s, dx):
                 b[ox] += w * g[ox]
         for iy in range(H):
             d = dx[p, iy]
-            d[:] = 0.0
             t = tmp[iy]
+            if s == 2 and W >= 2:
+                row2_backward(t, d)
+                continue
+            d[:] = 0.0
             for ox in range(W * s):
                 d[x0[ox]] += (1.0 - lx[ox]) * t[ox]
                 d[x1[ox]] += lx[ox] * t[ox]
@@ -113,6 +162,8 @@ def _nearest_backward(dout, s, dx):
 
 
 coords = njit(cache=True, inline="always")(_coords)
+row2_forward = njit(cache=True, inline="always")(_row2_forward)
+row2_backward = njit(cache=True, inline="always")(_row2_backward)
 tables = njit(cache=True)(_tables)
 bilinear_forward = njit(cache=True, parallel=True)(_bilinear_forward)
 bilinear_backward = njit(cache=True, parallel=True)(_bilinear_backward)

@@ -96,9 +96,13 @@ class Module:
                         yield str(i) if name == "layers" else f"{name}.{i}", item
 
     def modules(self) -> Iterator[Module]:
-        yield self
-        for _, child in self.named_children():
-            yield from child.modules()
+        """This module and every module inside it, depth first in attribute order (a stack,
+        not nested generators: a fit walks the tree twice a step)."""
+        stack = [self]
+        while stack:
+            m = stack.pop()
+            yield m
+            stack.extend(reversed([child for _, child in m.named_children()]))
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         for name, value in vars(self).items():
@@ -118,8 +122,10 @@ class Module:
 
     # -- state --------------------------------------------------------------------------------
     def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad[...] = 0
+        for m in self.modules():  # every Parameter attribute, without building names
+            for value in vars(m).values():
+                if isinstance(value, Parameter):
+                    value.grad[...] = 0
 
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():
