@@ -172,12 +172,13 @@ def test_checker_catches_leaky_relu_sign_error():
     assert check_vjp(WrongSlopeLeaky(0.2), x) > CAUGHT
 
 
-def mutated(func, old: str, new: str):
+def mutated(func, old: str, new: str, **names):
     """A copy of the plain kernel ``func`` with the source text ``old`` replaced by ``new``
-    (exactly one occurrence), compiled in the kernel module's namespace; runs un-jitted."""
+    (exactly one occurrence), compiled in the kernel module's namespace (``names`` replaced:
+    e.g. a helper by its own mutant); runs un-jitted."""
     src = textwrap.dedent(inspect.getsource(func))
     assert src.count(old) == 1, f"mutation anchor {old!r} not found once in {func.__name__}"
-    namespace = dict(func.__globals__)
+    namespace = {**func.__globals__, **names}
     exec(compile(src.replace(old, new), f"<mutated {func.__name__}>", "exec"), namespace)
     return namespace[func.__name__]
 
@@ -209,12 +210,20 @@ def test_checker_catches_col2im_with_wrong_sign(monkeypatch):
     assert check_vjp(conv, x, rng=rng) > CAUGHT
 
 
-def test_checker_catches_bilinear_backward_with_one_weight_swapped(monkeypatch):
+@pytest.mark.parametrize("s", [2, 3])
+def test_checker_catches_bilinear_backward_with_one_weight_swapped(monkeypatch, s):
+    """s = 3: the generic scatter; s = 2: its x2 row pass (``_row2_backward``)."""
     rng = np.random.default_rng(9)
     x = rng.standard_normal((1, 2, 3, 4))
-    assert check_module(Upsample(2), x)["x"] < 1e-7
-    wrong = mutated(KUP._bilinear_backward, "d[x1[ox]] += lx[ox] * t[ox]",
-                    "d[x1[ox]] += (1.0 - lx[ox]) * t[ox]")
+    assert check_module(Upsample(s), x)["x"] < 1e-7
+    if s == 2:
+        row = mutated(KUP._row2_backward, "d[j] += QUARTER * t[2 * j + 2]",
+                      "d[j] += THREE_QUARTERS * t[2 * j + 2]")
+        wrong = mutated(KUP._bilinear_backward, "row2_backward(t, d)", "row2_backward(t, d) ",
+                        row2_backward=row)
+    else:
+        wrong = mutated(KUP._bilinear_backward, "d[x1[ox]] += lx[ox] * t[ox]",
+                        "d[x1[ox]] += (1.0 - lx[ox]) * t[ox]")
     monkeypatch.setattr(fup, "bilinear_backward", wrong)
-    assert check_module(Upsample(2), x)["x"] > CAUGHT
-    assert check_vjp(Upsample(2), x) > CAUGHT
+    assert check_module(Upsample(s), x)["x"] > CAUGHT
+    assert check_vjp(Upsample(s), x) > CAUGHT
