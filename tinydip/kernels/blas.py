@@ -90,7 +90,7 @@ def _gemm_blocks(a, b, out, bias, add_bias, bounds):
         matmul(a, b[:, j0:j1], o)
         if add_bias:
             for r in range(o.shape[0]):
-                row = o[r]  # (j1 - j0,) a loop, not an array expression (those allocate)
+                row = o[r]  # (j1 - j0,): a loop; the array expression cost a memory pass
                 br = bias[r]
                 for j in range(row.shape[0]):
                     row[j] += br
