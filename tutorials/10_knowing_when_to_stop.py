@@ -317,7 +317,7 @@ for seed, (b25, b50, bc) in runs.items():
 # kernel choices and with 1 and 2 threads:
 #
 # * on the sigma-25 fits both rules return an iterate within a fraction of a dB of the
-#   oracle (at most 0.13 dB off in quick mode, 0.45 dB in full mode), far above the noisy
+#   oracle (at most 0.13 dB off in quick mode, 0.53 dB in full mode), far above the noisy
 #   input;
 # * at sigma 50 the oracle comes about twice as early in every run, and `wmv` misses it: by
 #   0.4–0.6 dB in the median in quick mode, 0.5–2.2 dB in full mode. That is a median, not
@@ -343,9 +343,10 @@ print(f"correlated noise: val picks a median of {med['late']:.0f} iterations aft
       f"at the end of the budget in {sum(r['at_end'] for r in rows)} of {len(rows)} runs")
 print(f"total time {time.perf_counter() - T0:.1f} s")
 
-# close to the oracle (the worst gap measured in full mode: 0.45 dB, wmv, native kernels,
-# 2026-12-05; 0.4 before)
-assert all(r["g25"]["val"] < 0.6 and r["g25"]["wmv"] < 0.6 for r in rows)
+# close to the oracle (the worst gap measured in full mode: 0.53 dB, val, seed 0, native
+# kernels on a second machine of the same kind, 2026-12-05; 0.45 and 0.4 on the first: the
+# figure moves with the machine's rounding, so the bound keeps a margin)
+assert all(r["g25"]["val"] < 0.8 and r["g25"]["wmv"] < 0.8 for r in rows)
 assert all(r["above_noisy"] > 2 for r in rows)  # ... and far above the noisy input
 assert all(r["sooner"] for r in rows)  # stronger noise: the best iterate comes sooner
 # wmv's knee does not follow the noise, val does -- in the median (measured, both BLAS
