@@ -8,6 +8,8 @@
   2-thread parallel launch waits for a descheduled worker and costs 30x-1000x more than the
   work itself (observed: a 0.5 s gradient check taking 70 s under load). Kernel tests keep the
   default thread count so the parallel code paths are still exercised.
+- ``hang_guard``: a test that waits on other processes (Dask schedulers and workers) fails
+  after ``HANG_SECONDS`` with every thread's stack, instead of holding CI until its timeout.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pytest
 
 _WORST: dict[str, tuple[float, str]] = {}
+HANG_SECONDS = 300  # these tests take 2-80 s on 2 busy cores
 
 
 def _record(kind: str, errors, test_id: str) -> float:
@@ -80,3 +83,24 @@ def default_signals() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture
+def hang_guard():
+    """SIGALRM after ``HANG_SECONDS``: dump every thread's stack and fail the test (the
+    blocking call is interrupted in the main thread; the test's cleanup still runs)."""
+    import faulthandler
+    import signal
+    import sys
+
+    def fire(signum, frame):
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        pytest.fail(f"still waiting after {HANG_SECONDS} s: a hang (the stacks are above)")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.alarm(HANG_SECONDS)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -25,7 +25,8 @@ from tinydip.study.store import Store
 
 distributed = pytest.importorskip("distributed")
 DASK = shutil.which("dask")
-pytestmark = pytest.mark.skipif(DASK is None, reason="the dask command is not installed")
+pytestmark = [pytest.mark.skipif(DASK is None, reason="the dask command is not installed"),
+              pytest.mark.usefixtures("hang_guard")]
 
 
 def _free_port() -> int:

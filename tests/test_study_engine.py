@@ -20,6 +20,7 @@ from tinydip.study.spec import expand, parse_study
 from tinydip.study.store import Store
 
 distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.usefixtures("hang_guard")  # they wait on Dask worker processes
 import cloudpickle  # noqa: E402  (comes with distributed)
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
@@ -166,6 +167,40 @@ def test_worker_watch_gives_up_after_the_grace():
     time.sleep(0.25)
     with pytest.raises(WorkersGone, match="every Dask worker left"):
         watch.check()
+
+
+class _ResultGoneWithItsWorker:
+    """A future the client saw finish whose worker died before the result was fetched: Dask
+    recomputes it when a worker comes, so ``result()`` waits -- forever if none comes."""
+
+    def result(self, timeout=None):
+        if timeout is None:
+            raise AssertionError("result() without a timeout: this study would hang")
+        raise TimeoutError
+
+    def done(self):
+        return False
+
+
+class _RunRaisedTimeout:
+    def result(self, timeout=None):
+        raise TimeoutError("the run's own error")
+
+    def done(self):
+        return True
+
+
+def test_a_result_lost_with_every_worker_ends_the_study_within_the_grace():
+    import time
+
+    from tinydip.study import engine
+
+    t = time.monotonic()
+    with pytest.raises(WorkersGone, match="every Dask worker left"):
+        engine._result(_ResultGoneWithItsWorker(), cluster_mod.WorkerWatch(_NoWorkers(), 0.2))
+    assert time.monotonic() - t < 5
+    with pytest.raises(TimeoutError, match="the run's own error"):  # not taken for a wait
+        engine._result(_RunRaisedTimeout(), cluster_mod.WorkerWatch(_NoWorkers(), 0.2))
 
 
 def test_dashboard_port_is_8787_or_the_next_free_one():

@@ -239,6 +239,19 @@ def _killed_message(exc: BaseException) -> str:
             f"{type(exc).__name__}: {text}")
 
 
+def _result(fut, watch: dk.WorkerWatch):
+    """``fut.result()``, but never forever: a finished run whose worker dies before its result
+    is fetched goes back to the scheduler to be recomputed, which waits for a worker -- the
+    study waits too, while ``watch`` sees workers (else :class:`WorkersGone`)."""
+    while True:
+        try:
+            return fut.result(timeout=POLL_SECONDS)
+        except TimeoutError:
+            if fut.done():  # the run itself raised a TimeoutError: that is its result
+                raise
+            watch.check()
+
+
 def _run_dask(client, payloads: Iterator[tuple[RunSpec, Payload]], run_fn, retries: int,
               record: Callable[[Outcome], None], watch: dk.WorkerWatch) -> None:
     from distributed import wait
@@ -288,7 +301,7 @@ def _run_dask(client, payloads: Iterator[tuple[RunSpec, Payload]], run_fn, retri
         for fut in done:
             p = pending.pop(fut)
             try:
-                outcome = fut.result()
+                outcome = _result(fut, watch)
             except KilledWorker as exc:
                 outcome = _failed(p, _killed_message(exc))
             except Exception as exc:  # noqa: BLE001 - anything else Dask reports: a failed row
