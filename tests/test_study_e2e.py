@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tinydip.study.cluster import ClusterError, WorkersGone
-from tinydip.study.engine import run_study
+from tinydip.study.cluster import ClusterError, WorkersGone, WorkerWatch
+from tinydip.study.engine import _result, run_study
 from tinydip.study.spec import expand, parse_study
 from tinydip.study.store import Store
 
@@ -139,3 +139,20 @@ def test_all_workers_killed_one_line_within_the_grace(tmp_path):
         assert time.monotonic() - when[0] < 3 + 10
     assert "\n" not in str(exc.value)
     assert len(Store(out).rows()) >= 1  # what finished is kept
+
+
+def test_a_result_lost_with_its_worker_ends_within_the_grace(tmp_path):
+    """The race CI met: the client saw a run finish, its worker died before the result was
+    fetched; Dask then waits for a worker to recompute it, so a plain ``result()`` never
+    returns. ``_result`` gives up with the workers."""
+    with dask_deployment(tmp_path, [[]]) as (address, (worker,)):
+        with distributed.Client(address, timeout="30s") as c:
+            fut = c.submit(sum, [1, 2], pure=False)
+            distributed.wait(fut, timeout=60)
+            assert fut.status == "finished"
+            worker.kill()
+            worker.wait(timeout=10)
+            t = time.monotonic()
+            with pytest.raises(WorkersGone, match="every Dask worker left"):
+                _result(fut, WorkerWatch(c, grace=2))
+            assert time.monotonic() - t < 2 + 10
