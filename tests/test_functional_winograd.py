@@ -270,7 +270,11 @@ def test_bands_cover_the_tile_rows_within_the_byte_budget(m):
         assert sum(r for _, r in got) == th and all(r >= 1 for _, r in got)
         rows = got[0][1]
         assert rows == 1 or (m + 2) ** 2 * ch * rows * tw * 4 <= FW.BAND_BYTES
-    assert len(FW.bands(512, 512, 132, 4, m)) > 1 and len(FW.bands(64, 64, 128, 4, m)) == 1
+        assert rows == 1 or rows * tw <= FW.BAND_TILES
+    assert len(FW.bands(512, 512, 132, 4, m)) > 1 and len(FW.bands(32, 32, 128, 4, m)) == 1
+    # narrow layers: the tile cap (512 tiles: 2 bands at 128x128 with m = 4), wide: the bytes
+    assert FW.bands(128, 128, 36, 4, 4) == [(0, 16), (16, 16)]
+    assert FW.bands(256, 256, 132, 4, 4)[0][1] * 64 * 36 * 132 * 4 <= FW.BAND_BYTES
 
 
 @pytest.fixture

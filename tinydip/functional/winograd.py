@@ -13,8 +13,9 @@ instead of 9. The transforms are in :mod:`tinydip.kernels.winograd` (m = 2) and
 :mod:`tinydip.kernels.winograd4` (m = 4), one table entry per tile size (:data:`TRANSFORMS`).
 
 Large images run band by band: the transformed input V and the products M of a band of whole
-tile rows at a time (:data:`BAND_BYTES` per buffer), so the scratch memory does not grow with
-the image (un-banded, V and M of one 512x512 layer with 128 channels are 512 MB each).
+tile rows at a time (:data:`BAND_BYTES` and :data:`BAND_TILES` per buffer), so the scratch
+memory does not grow with the image (un-banded, V and M of one 512x512 layer with 128
+channels are 512 MB each).
 
 Measured on the paper's U-Net at 128x128 (2 cores): see benchmarks/README.md.
 """
@@ -41,8 +42,9 @@ from ..kernels.winograd4 import (
 from .gemm import batched_gemm, batched_gemm_nt_acc
 from .workspace import workspace
 
-# size of one band's scratch buffer (V, M, dM or dV); see bands()
+# size of one band's scratch buffer (V, M, dM or dV), and its number of tiles; see bands()
 BAND_BYTES = 8 * 2**20
+BAND_TILES = 512
 
 
 class Transforms(NamedTuple):
@@ -93,10 +95,18 @@ def num_tiles(H: int, W: int, m: int = 2) -> int:
 
 def bands(H: int, W: int, channels: int, itemsize: int, m: int = 2) -> list[tuple[int, int]]:
     """Tile-row bands ``(ty0, rows)`` covering an H x W image in m x m tiles, each with an
-    (a, channels, rows * tw) buffer, a = (m + 2)^2, of at most :data:`BAND_BYTES` (at least one
-    tile row per band)."""
+    (a, channels, rows * tw) buffer, a = (m + 2)^2, of at most :data:`BAND_BYTES` and at most
+    :data:`BAND_TILES` tiles (at least one tile row per band).
+
+    The tile cap is for speed: on narrow layers a band of 512 tiles keeps its buffers in cache
+    from one transform through the products to the next (36 -> 32 channels, 256x256, 2
+    threads: forward 7.9 -> 6.4 ms, backward 13.5 -> 9.9 against 8 MiB bands); wide layers
+    (128 channels) reach the byte cap first, where fewer tiles were slower. The bands fix
+    where dU's sum over the tiles is split, and the BLAS's rounding of a product can depend on
+    its column count (OpenBLAS's Haswell kernels): changing either cap moves a fit's numbers."""
     th, tw = -(-H // m), -(-W // m)
-    rows = max(1, min(th, BAND_BYTES // ((m + 2) ** 2 * channels * tw * itemsize)))
+    budget = min(BAND_BYTES, BAND_TILES * (m + 2) ** 2 * channels * itemsize)
+    rows = max(1, min(th, budget // ((m + 2) ** 2 * channels * tw * itemsize)))
     return [(ty0, min(rows, th - ty0)) for ty0 in range(0, th, rows)]
 
 
