@@ -186,9 +186,9 @@ assert list(tensor_shapes(arch)) == list(result.tensors)  # the stored tensors, 
 # need finer steps than the weights) and then fine-tunes on those grids. The folded decoder
 # has no BatchNorm left to re-normalise its activations, so the rounding errors of every 1x1
 # convolution pass straight on to the next layer and compound. That is why the codec does
-# not merely round
-# (step 3 above): it rounds one layer at a time, first to last, and after each lets the
-# layers still in floating point take a few Adam steps to absorb the error just made; then
+# not merely round (step 3 above): it rounds one layer at a time, first to last, and after
+# each lets the layers still in floating point take a few Adam steps to absorb the error just
+# made; then
 # it fine-tunes all weights *on* the quantisation grid. At 8 bits the two recover well over
 # half of the rounding loss — compare "all at once" and "layer by layer" in section 2.
 # Fewer bits with fine-tuning, or a larger $k$ with fewer bits, are the trade-offs a
