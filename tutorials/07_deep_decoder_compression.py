@@ -188,9 +188,8 @@ assert list(tensor_shapes(arch)) == list(result.tensors)  # the stored tensors, 
 # convolution pass straight on to the next layer and compound. That is why the codec does
 # not merely round (step 3 above): it rounds one layer at a time, first to last, and after
 # each lets the layers still in floating point take a few Adam steps to absorb the error just
-# made; then
-# it fine-tunes all weights *on* the quantisation grid. At 8 bits the two recover well over
-# half of the rounding loss — compare "all at once" and "layer by layer" in section 2.
+# made; then it fine-tunes all weights *on* the quantisation grid. At 8 bits the two recover
+# well over half of the rounding loss — compare "all at once" and "layer by layer" in section 2.
 # Fewer bits with fine-tuning, or a larger $k$ with fewer bits, are the trade-offs a
 # rate–distortion study explores (`tinydip.codec.ratedistortion`).
 #
