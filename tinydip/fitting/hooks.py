@@ -68,7 +68,7 @@ class Jitter(Hook):
     ``decay`` every ``every`` steps (0: never). ``sigma = 0``: z unchanged.
 
     eta is a function of (``seed``, step) alone -- :func:`tinydip.kernels.random.gaussian_jitter`,
-    one parallel pass, the same on any thread count; ``seed`` is drawn from ``rng`` once."""
+    one parallel kernel, the same on any thread count; ``seed`` is drawn from ``rng`` once."""
 
     def __init__(self, sigma: float, decay: float, every: int,
                  rng: np.random.Generator) -> None:
