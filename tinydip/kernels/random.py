@@ -117,8 +117,9 @@ def _add_normal(z, sigma, key, X, ratio, out):
     Block by block: the hashes, the table lookups, every number on the ziggurat's fast path,
     then the ~1% its first test rejects again through :func:`normal`. The same arithmetic as
     ``z[i] + sigma * normal(mix64(key + i * GOLDEN))`` element by element (the bits the
-    tests compare), 1.3x faster: the hashes and the fast path vectorise once the table
-    lookups and the rejections are out of their loops."""
+    tests compare), faster: the hashes and the fast path vectorise once the table lookups
+    and the rejections are out of their loops (32 x 128 x 128 numbers, 2 threads: 1.7 ->
+    0.96 ms; at 256 x 256, bound by memory, 5.4-6.9 -> 4.5-5.2 ms)."""
     n = z.shape[0]
     nblocks = -(-n // BLOCK)
     nchunks = min(nblocks, CHUNKS)
