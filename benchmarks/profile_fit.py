@@ -53,6 +53,8 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=0, metavar="N",
                    help="time each layer instead (no profiler) and list the N costliest")
     a = p.parse_args()
+    if a.layers < 0 or a.iters < 1:
+        p.error("--layers must be >= 0 and --iters >= 1")
     for net in a.nets:
         for size in a.sizes:
             if a.layers:
