@@ -102,6 +102,8 @@ VARIANTS = {
                  "net_options": {"channels_down": (16,) * 5, "channels_up": (16,) * 5}},
     "w32": {"quality": "paper", "net_options": {"channels_down": (32,) * 5,
                                                 "channels_up": (32,) * 5}},
+    "w32-6000": {"quality": "paper", "iters": 6000,  # w32 with twice the step budget
+                 "net_options": {"channels_down": (32,) * 5, "channels_up": (32,) * 5}},
     "w64": {"quality": "paper", "net_options": {"channels_down": (64,) * 5,
                                                 "channels_up": (64,) * 5}},
 }

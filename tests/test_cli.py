@@ -203,3 +203,17 @@ def test_gradcheck_command(capsys):
     code, out, err = run(capsys, "gradcheck")
     assert code == 0 and "all gradients agree" in out
     assert "tiny U-Net with skip fork" in out
+
+
+def test_budget_end_under_a_rule_says_more_steps_may_help(tmp_path, capsys):
+    """A rule watching, the budget ends the fit: one line says so, the report has the flag;
+    without a rule (--stop none) neither."""
+    rep = tmp_path / "r.json"
+    code, out, err = run(capsys, "denoise", "--size", "32", "--iters", "110", "--quiet",
+                         "--stop", "val", "--report", rep)  # past val's warm-up (100)
+    assert code == 0, err
+    assert "val rule had not stopped when the budget (--iters 110) ran out" in out
+    assert json.loads(rep.read_text())["budget_limited"] is True
+    code, out, err = run(capsys, "denoise", "--size", "32", *FAST, "--report", rep)
+    assert code == 0, err
+    assert "had not stopped" not in out and json.loads(rep.read_text())["budget_limited"] is False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -199,3 +201,16 @@ def test_rollback_without_a_jump_changes_nothing(image):
     b = fit(small_unet(), image, iters=20, progress=False, seed=1, rollback=True)
     assert b.rollbacks == [] and np.array_equal(a.last, b.last)
     assert np.array_equal(a.smoothed, b.smoothed)
+
+
+def test_budget_limited_only_when_the_budget_ends_a_watched_fit(image):
+    watched = fit(small_unet(), image, iters=20, progress=False, stop="wmv",
+                  stop_options=dict(window=5, patience=1000, warmup=5))
+    assert watched.selection.by_rule and watched.stopped_iter is None
+    assert watched.budget_limited
+    assert not fit(small_unet(), image, iters=4, progress=False).budget_limited  # no rule
+    stopped = fit(small_unet(), image, iters=300, progress=False, stop="wmv",
+                  stop_options=dict(window=5, patience=10, warmup=5))
+    assert stopped.stopped_iter is not None and not stopped.budget_limited
+    assert not replace(watched, interrupted=True).budget_limited
+    assert not replace(watched, diverged=True).budget_limited

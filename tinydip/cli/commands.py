@@ -129,6 +129,10 @@ def _finish(args, result: tasks.TaskResult) -> int:
           f"(iteration {sel.iteration})")
     if f.stopped_iter is not None:
         print(f"  stopped early: {f.stop_reason}")
+    if f.budget_limited:
+        print(f"  the {sel.rule} rule had not stopped when the budget (--iters "
+              f"{result.settings.get('iters')}) ran out: the fit may still be improving, "
+              f"and a larger --iters may do better")
     if f.rollbacks:
         print(f"  rolled back {len(f.rollbacks)} step(s) whose loss jumped")
     if f.interrupted:

@@ -139,6 +139,17 @@ class FitResult:
         return self.seconds / max(self.iters_run, 1)
 
     @property
+    def budget_limited(self) -> bool:
+        """Whether the step budget, not the stopping rule, ended a fit a rule was watching.
+
+        The rule had not stopped, so it still saw the fit improving within its patience:
+        more steps (``iters`` / ``--iters``) may give a better output (at 256x256, sigma 15,
+        twice the budget bought ~0.3 dB: benchmarks/README.md, *The step budget*). False
+        without a rule, and when the run was interrupted or diverged."""
+        return (self.selection.by_rule and self.stopped_iter is None
+                and not self.interrupted and not self.diverged)
+
+    @property
     def output_kind(self) -> str:
         """Display text of :attr:`selection` (the report's ``output`` field)."""
         return self.selection.describe()

@@ -59,7 +59,8 @@ class TaskResult:
                "stop_requested": self.settings.get("stop_requested"),
                "stop_on": self.settings.get("stop_on"),
                "stop_options": self.settings.get("stop_options"), "stopped_iter": f.stopped_iter,
-               "stop_reason": f.stop_reason, "interrupted": f.interrupted,
+               "stop_reason": f.stop_reason, "budget_limited": f.budget_limited,
+               "interrupted": f.interrupted,
                "rollbacks": list(f.rollbacks),
                "settings": self.settings}
         for k, v in {**self.psnr, **self.baselines}.items():
