@@ -144,7 +144,7 @@ class FitResult:
 
         The rule had not stopped, so it still saw the fit improving within its patience:
         more steps (``iters`` / ``--iters``) may give a better output (at 256x256, sigma 15,
-        twice the budget bought ~0.3 dB: benchmarks/README.md, *The step budget*). False
+        a 6000-step budget bought 0.35 dB: benchmarks/README.md, *The step budget*). False
         without a rule, and when the run was interrupted or diverged."""
         return (self.selection.by_rule and self.stopped_iter is None
                 and not self.interrupted and not self.diverged)
