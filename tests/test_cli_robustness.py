@@ -152,6 +152,25 @@ def test_image_from_a_pipe(tmp_path, img):
     assert (tmp_path / "o.png").exists()
 
 
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_reader_leaving_a_pipe_loses_nothing(tmp_path, closed):
+    """``tinydip denoise ... | head``: the reader leaves before the summary is printed; the run
+    still writes --out and --report and exits 0, with no traceback (was: exit 0, no files)."""
+    log = tmp_path / "other.txt"
+    with open(log, "w") as other:
+        pipes = {"stdout": subprocess.PIPE, "stderr": other} if closed == "stdout" else \
+            {"stdout": other, "stderr": subprocess.PIPE}
+        proc = subprocess.Popen([sys.executable, "-m", "tinydip.cli.entry", "denoise",
+                                 "--size", "32", "--iters", "3", "--stop", "none",
+                                 "--out", "o.png", "--report", "r.json"], cwd=tmp_path,
+                                **pipes)
+        getattr(proc, closed).close()  # the reader left at once
+        assert proc.wait(timeout=300) == 0, log.read_text()
+    assert "Traceback" not in log.read_text() and "Exception" not in log.read_text()
+    assert strict_load(tmp_path / "r.json")["iters"] == 3
+    assert Image.open(tmp_path / "o.png").size == (32, 32)
+
 # ------------------------------------------------------------------------------- signals
 def _start(tmp_path: Path, *argv: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tinydip.cli.entry", *argv],

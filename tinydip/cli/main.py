@@ -12,6 +12,7 @@ from functools import partial
 from ..runtime.interrupt import describe, exit_status, sigterm_as_interrupt
 from ..tasks import TASKS
 from . import codec_cmd, commands, exercise_cmd, gradcheck_cmd, notebooks_cmd, study_cmd
+from .pipes import reader_may_leave
 
 # the commands besides one subcommand per registered task (tinydip.tasks.catalogue)
 COMMANDS = {
@@ -47,12 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    with warnings.catch_warnings(), sigterm_as_interrupt():
+    with warnings.catch_warnings(), sigterm_as_interrupt(), reader_may_leave():
         warnings.simplefilter("default")
         warnings.showwarning = _show_warning
         try:
             return int(args.func(args) or 0)
-        except BrokenPipeError:  # `tinydip ... | head`: the reader left; say nothing
+        except BrokenPipeError:  # a pipe other than stdout/stderr (those: cli/pipes.py)
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep Python's exit flush quiet
             return 0
         except (ValueError, OSError) as exc:  # ImageError, CodecError, sizes: ValueErrors
