@@ -58,6 +58,8 @@ def _winograd4_input(x, reflect, V, ty0=0):
         p = np.empty((4 * rows + 2, 4 * tw + 2), dtype=x.dtype)  # the band of padded channel c
         pad_plane(x[c], reflect, 4 * ty0, p)
         u = np.empty((6, 4 * tw + 2), dtype=x.dtype)  # B^T (6 padded rows)
+        ph = np.empty((4, tw + 1), dtype=x.dtype)  # one row of u by phase: ph[j, t] = ua[4t + j]
+        p0, p1, p2, p3 = ph[0], ph[1], ph[2], ph[3]
         for ty in range(rows):
             r = 4 * ty
             d0, d1, d2, d3, d4, d5 = p[r], p[r + 1], p[r + 2], p[r + 3], p[r + 4], p[r + 5]
@@ -74,19 +76,27 @@ def _winograd4_input(x, reflect, V, ty0=0):
             t0 = ty * tw
             for a in range(6):  # row a of every tile times B
                 ua = u[a]
+                # split by phase first, so the tile loop reads contiguous rows (its six
+                # stride-4 reads of overlapping tiles compiled to gathers: 1.7 -> 1.0 ms,
+                # 36 channels, 256x256)
+                for t in range(tw):
+                    p0[t] = ua[4 * t]
+                    p1[t] = ua[4 * t + 1]
+                    p2[t] = ua[4 * t + 2]
+                    p3[t] = ua[4 * t + 3]
+                p0[tw], p1[tw] = ua[4 * tw], ua[4 * tw + 1]
                 v0, v1 = V[6 * a, c, t0:t0 + tw], V[6 * a + 1, c, t0:t0 + tw]
                 v2, v3 = V[6 * a + 2, c, t0:t0 + tw], V[6 * a + 3, c, t0:t0 + tw]
                 v4, v5 = V[6 * a + 4, c, t0:t0 + tw], V[6 * a + 5, c, t0:t0 + tw]
-                for tx in range(tw):
-                    s0 = 4 * tx
-                    q, s = ua[s0 + 4] - four * ua[s0 + 2], four * ua[s0 + 1] - ua[s0 + 3]
-                    e, o = ua[s0 + 4] - ua[s0 + 2], two * (ua[s0 + 3] - ua[s0 + 1])
-                    v0[tx] = four * (ua[s0] - ua[s0 + 2]) + e
+                for tx in range(tw):  # the tile's six columns: p0..p3[tx], p0, p1[tx + 1]
+                    q, s = p0[tx + 1] - four * p2[tx], four * p1[tx] - p3[tx]
+                    e, o = p0[tx + 1] - p2[tx], two * (p3[tx] - p1[tx])
+                    v0[tx] = four * (p0[tx] - p2[tx]) + e
                     v1[tx] = q - s
                     v2[tx] = q + s
                     v3[tx] = e + o
                     v4[tx] = e - o
-                    v5[tx] = four * (ua[s0 + 1] - ua[s0 + 3]) + ua[s0 + 5] - ua[s0 + 3]
+                    v5[tx] = four * (p1[tx] - p3[tx]) + p1[tx + 1] - p3[tx]
 
 
 def _winograd4_input_adjoint(dV, reflect, dx, ty0=0):
@@ -106,10 +116,11 @@ def _winograd4_input_adjoint(dV, reflect, dx, ty0=0):
 
     Neighbouring tiles overlap by two pixels, so their contributions add up: pixel 4tx of a
     row receives k4 of tile tx - 1 and k0 of tile tx (4tx + 1: k5 and k1). The six k's of a
-    whole row of tiles are computed first (independent tiles: the loop vectorises), then
-    added (the same numbers as a tile-by-tile scatter -- two terms into a zeroed row, so the
-    order does not matter -- without its dependence from one tile to the next: 1.8x faster
-    at 36 channels, 128x128).
+    whole row of tiles are computed first (independent tiles: the loop vectorises), then each
+    pixel of the row is written once, its terms added in tile order (the same numbers, up to
+    the sign of a zero, as a tile-by-tile scatter into a zeroed row, without its dependence
+    from one tile to the next: 1.8x faster at 36 channels, 128x128; writing instead of adding
+    into the zeroed row, 4.9 -> 4.1 ms at 256x256).
     """
     C, H, W = dx.shape
     tw = (W + 3) // 4
@@ -122,7 +133,6 @@ def _winograd4_input_adjoint(dV, reflect, dx, ty0=0):
         k0, k1, k2, k3, k4, k5 = k[0], k[1], k[2], k[3], k[4], k[5]
         for ty in range(rows):
             t0 = ty * tw
-            e[:] = 0
             for a in range(6):  # row a of every tile times B^T, overlapping tiles summed
                 ea = e[a]
                 v0, v1 = dV[6 * a, c, t0:t0 + tw], dV[6 * a + 1, c, t0:t0 + tw]
@@ -135,20 +145,14 @@ def _winograd4_input_adjoint(dV, reflect, dx, ty0=0):
                     k3[tx] = v1[tx] - v2[tx] + two * (v3[tx] - v4[tx]) - five * v5[tx]
                     k4[tx] = v0[tx] + v1[tx] + v2[tx] + v3[tx] + v4[tx]
                     k5[tx] = v5[tx]
-                ea[0] += k0[0]
-                ea[1] += k1[0]
-                ea[2] -= k2[0]
-                ea[3] += k3[0]
-                for tx in range(1, tw):
+                ea[0], ea[1], ea[2], ea[3] = k0[0], k1[0], -k2[0], k3[0]
+                for tx in range(1, tw):  # pixel 4tx: k4 of tile tx - 1, then k0 of tile tx
                     s = 4 * tx
-                    ea[s] += k4[tx - 1]
-                    ea[s] += k0[tx]
-                    ea[s + 1] += k5[tx - 1]
-                    ea[s + 1] += k1[tx]
-                    ea[s + 2] -= k2[tx]
-                    ea[s + 3] += k3[tx]
-                ea[4 * tw] += k4[tw - 1]
-                ea[4 * tw + 1] += k5[tw - 1]
+                    ea[s] = k4[tx - 1] + k0[tx]
+                    ea[s + 1] = k5[tx - 1] + k1[tx]
+                    ea[s + 2] = -k2[tx]
+                    ea[s + 3] = k3[tx]
+                ea[4 * tw], ea[4 * tw + 1] = k4[tw - 1], k5[tw - 1]
             r = 4 * ty
             d0, d1, d2, d3, d4, d5 = p[r], p[r + 1], p[r + 2], p[r + 3], p[r + 4], p[r + 5]
             e0, e1, e2, e3, e4, e5 = e[0], e[1], e[2], e[3], e[4], e[5]
