@@ -15,9 +15,17 @@ def restore_threads():
     G.set_threads()
 
 
+@pytest.fixture(params=[False, True], ids=["blocks", "small-blocks"])
+def small(request, monkeypatch):
+    """Both ways of cutting products into blocks, whatever this machine's BLAS decides."""
+    monkeypatch.setitem(G._state, "small", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("shape", [(8, 9, 30), (64, 288, 4096), (128, 1152, 5000)])
-def test_gemm_matches_matmul(threads, shape):
+@pytest.mark.parametrize("shape", [(8, 9, 30), (64, 288, 4096), (128, 1152, 5000),
+                                   (32, 32, 3000)])
+def test_gemm_matches_matmul(threads, shape, small):
     G.set_threads(threads)
     m, k, p = shape
     rng = np.random.default_rng(0)
@@ -50,7 +58,7 @@ def test_gemm_adds_the_bias_per_row(threads, shape):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_gemm_nt_acc_accumulates(threads):
+def test_gemm_nt_acc_accumulates(threads, small):
     G.set_threads(threads)
     rng = np.random.default_rng(1)
     d = rng.standard_normal((32, 6000))
@@ -67,9 +75,54 @@ def test_blocks_cover_all_columns():
     assert G._bounds(4, 4, 100) is None  # tiny products are one call
 
 
+def test_small_blocks_cut_every_block_to_small_columns():
+    blocks = G._column_bounds(32, 32, 65536, True)
+    widths = blocks[:, 1] - blocks[:, 0]
+    assert blocks[0, 0] == 0 and blocks[-1, 1] == 65536 and widths.max() <= G.SMALL_COLUMNS
+    assert np.array_equal(blocks[1:, 0], blocks[:-1, 1]) and widths.min() > 0
+    assert np.array_equal(G._column_bounds(32, 32, 65536, False), G._bounds(32, 32, 65536))
+    # already small enough (4 blocks of 256): the same blocks either way; tiny: one call
+    assert np.array_equal(G._column_bounds(64, 288, 1024, True), G._bounds(64, 288, 1024))
+    assert G._column_bounds(4, 4, 100, True) is None
+
+
+@pytest.mark.parametrize("archs, expected", [
+    (["SkylakeX", "SkylakeX"], True), (["SkylakeX", "Haswell"], False),
+    (["Haswell", "Haswell"], False), ([], False)])
+def test_small_blocks_follow_the_blas_kernels(monkeypatch, archs, expected):
+    """Decided from what threadpoolctl reports of every OpenBLAS loaded (an MKL is not one)."""
+    import threadpoolctl
+
+    info = [{"internal_api": "openblas", "architecture": a, "filepath": f"lib{i}.so"}
+            for i, a in enumerate(archs)]
+    info.append({"internal_api": "mkl", "architecture": None, "filepath": "mkl.so"})
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: info)
+    monkeypatch.setitem(G._state, "small", None)
+    assert G.small_blocks() is expected
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: [])
+    assert G.small_blocks() is expected  # decided once
+
+
+@pytest.mark.skipif(not G.small_blocks(), reason="this BLAS's products keep their blocks")
+@pytest.mark.parametrize("shape", [(32, 32, 65536), (4, 32, 65536), (32, 288, 16384)])
+def test_small_blocks_give_the_same_products(monkeypatch, shape):
+    """Where the BLAS's kernels cut blocks small (SkylakeX), gemm's output is the same bits as
+    with the size-only blocks: each column's sum does not depend on the blocks (gemm_nt_acc's
+    sums do: more partial sums)."""
+    m, k, p = shape
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, p), np.float32)
+    bias = rng.standard_normal(m, dtype=np.float32)
+    outs = []
+    for flag in (False, True):
+        monkeypatch.setitem(G._state, "small", flag)
+        outs.append(G.gemm(a, b, np.empty((m, p), np.float32), bias))
+    np.testing.assert_array_equal(*outs)
+
+
 @pytest.mark.parametrize("shape", [(32, 32, 16384), (32, 288, 4096), (288, 32, 4096),
                                    (16, 9, 4000)])
-def test_one_and_two_threads_give_the_same_bits(shape):
+def test_one_and_two_threads_give_the_same_bits(shape, small):
     """The blocks (hence the order partial sums are added in) depend on the sizes alone, so a
     fit's numbers do not depend on the thread count (tinydip.fitting.threads switches it)."""
     m, k, p = shape
