@@ -19,9 +19,9 @@ are split along the pixel axis, the long one in a convolution:
     out (F, P) = A (F, K) @ B (K, P)      -> column blocks of B and out
     acc (F, K) += D (F, P) @ C (K, P)^T   -> blocks of the shared P axis, partial sums added
 
-The blocks are a function of the sizes alone and partial sums are added in block order, so
-1 or 2 threads give the same bits (the fitting loop switches between them:
-:mod:`tinydip.fitting.threads`).
+The blocks are a function of the sizes (and of the BLAS's kernels: :func:`small_blocks`) and
+partial sums are added in block order, so 1 or 2 threads give the same bits (the fitting loop
+switches between them: :mod:`tinydip.fitting.threads`).
 """
 
 from __future__ import annotations
@@ -40,10 +40,12 @@ _MIN_FLOPS = 2e6  # smaller products are one BLAS call on the calling thread; on
 # old threshold; 0.5-2e6 alike)
 _BLOCKS = 4  # blocks per split product: 2 per thread on 2 cores (load balance)
 # OpenBLAS kernels with a small-matrix path (no packing) for products up to ~512 columns of
-# a narrow layer: there ``gemm`` cuts its column blocks to SMALL_COLUMNS. Measured with
-# OpenBLAS's SkylakeX kernels (2 threads): 32x32 @ 32x65536 1.98 -> 1.24 ms, 4x32 @ 32x65536
-# 0.48 -> 0.19 ms, the same bits (each column's sum does not depend on the blocks). With its
-# Haswell kernels smaller blocks ran slower (1.74 -> 2.5 ms) and rounded otherwise: kept.
+# a narrow layer: there blocks are cut to SMALL_COLUMNS. Measured with OpenBLAS's SkylakeX
+# kernels (2 threads): gemm 32x32 @ 32x65536 1.98 -> 1.24 ms, 4x32 @ 32x65536 0.48 -> 0.19 ms
+# (the same bits: a column's sum does not depend on the blocks); gemm_nt_acc 32x65536 @
+# (32x65536)^T 2.36 -> 0.87 ms, 3x65536 @ (32x65536)^T 1.21 -> 0.22 ms (more partial sums:
+# other bits). With its Haswell kernels smaller blocks ran slower (gemm 1.74 -> 2.5 ms, nt
+# 2.68 -> 2.91) and rounded otherwise: kept as they were.
 SMALL_MATRIX_KERNELS = frozenset({"SkylakeX"})
 SMALL_COLUMNS = 512
 _state: dict = {"limited": False, "small": None}
