@@ -102,11 +102,7 @@ def _column_bounds(rows: int, inner: int, cols: int, small: bool) -> np.ndarray 
     b = _bounds(rows, inner, cols)
     if b is None or not small or b[0, 1] - b[0, 0] <= SMALL_COLUMNS:
         return b
-    nblocks = -(-cols // SMALL_COLUMNS)
-    step = -(-cols // nblocks)
-    b = np.array([(i, min(i + step, cols)) for i in range(0, cols, step)], dtype=np.int64)
-    b.flags.writeable = False
-    return b
+    return _even_blocks(cols, -(-cols // SMALL_COLUMNS))
 
 
 @functools.lru_cache(maxsize=256)
@@ -117,7 +113,11 @@ def _bounds(rows: int, inner: int, cols: int) -> np.ndarray | None:
     same bits."""
     if 2.0 * rows * inner * cols < _MIN_FLOPS or cols < 2 * _MIN_BLOCK:
         return None
-    nblocks = min(_BLOCKS, cols // _MIN_BLOCK)
+    return _even_blocks(cols, min(_BLOCKS, cols // _MIN_BLOCK))
+
+
+def _even_blocks(cols: int, nblocks: int) -> np.ndarray:
+    """(nblocks, 2) read-only [j0, j1) covering 0..cols in blocks of ceil(cols / nblocks)."""
     step = -(-cols // nblocks)
     b = np.array([(i, min(i + step, cols)) for i in range(0, cols, step)], dtype=np.int64)
     b.flags.writeable = False
