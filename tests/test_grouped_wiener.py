@@ -86,10 +86,25 @@ def test_reference_check_catches_a_missing_transform_across_the_group(monkeypatc
     """A 2-D-only transform (no DCT across the stack) is caught."""
     noisy, pilot = _pair()
     ref = reference(noisy, pilot, 0.1, **SETTINGS)
-    monkeypatch.setattr(gw, "dctn", lambda a, axes, norm: dctn(a, axes=axes[1:], norm=norm))
-    monkeypatch.setattr(gw, "idctn", lambda a, axes, norm: idctn(a, axes=axes[1:], norm=norm))
+    monkeypatch.setattr(gw, "dct3", lambda g, inverse=False: (
+        idctn if inverse else dctn)(g, axes=(3, 4), norm="ortho"))
     bad = grouped_wiener(noisy, pilot, 0.1, **SETTINGS)
     assert np.abs(bad - ref).max() > 1e-3
+
+
+@pytest.mark.parametrize("n,p", [(1, 8), (4, 4), (32, 8), (2, 3)])
+def test_dct3_is_scipys_orthonormal_3d_dct_and_inverts(n, p):
+    g = np.random.default_rng(n).standard_normal((5, n, 3, p, p))  # (G, n, C, p, p)
+    t = gw.dct3(g)
+    np.testing.assert_allclose(t, dctn(g, axes=(1, 3, 4), norm="ortho"), atol=1e-12)
+    np.testing.assert_allclose(gw.dct3(t, inverse=True), g, atol=1e-12)
+
+
+def test_dct3_check_catches_a_transposed_patch_transform(monkeypatch):
+    g = np.random.default_rng(0).standard_normal((2, 4, 1, 8, 8))
+    right = gw.dct_matrix
+    monkeypatch.setattr(gw, "dct_matrix", lambda k: right(k).T if k == 8 else right(k))
+    assert np.abs(gw.dct3(g) - dctn(g, axes=(1, 3, 4), norm="ortho")).max() > 1e-3
 
 
 def test_chunks_do_not_change_the_result():

@@ -138,3 +138,36 @@ def test_jitted_equals_plain_and_one_thread(kernel_runs):
     for a, b, c in zip(*kernel_runs(bm.aggregate, build), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-13)
         np.testing.assert_array_equal(a, c)
+
+
+def gather_reference(planes, corners, p):
+    G, n = corners.shape[:2]
+    return np.array([[planes[:, r0:r0 + p, c0:c0 + p] for r0, c0 in corners[g]]
+                     for g in range(G)]).reshape(G, n, planes.shape[0], p, p)
+
+
+@pytest.mark.parametrize("impl", ["jit", "plain"])
+def test_gather_matches_reference(impl):
+    shape, _, corners, _, _ = _aggregate_args()
+    planes = np.random.default_rng(3).standard_normal(shape)  # (C, H, W)
+    out = np.full((*corners.shape[:2], shape[0], 3, 3), np.nan)
+    (bm.gather if impl == "jit" else bm._gather)(planes, corners, 3, out)
+    np.testing.assert_array_equal(out, gather_reference(planes, corners, 3))
+
+
+def test_gather_check_catches_swapped_corner_coordinates():
+    shape, _, corners, _, _ = _aggregate_args()
+    planes = np.random.default_rng(3).standard_normal(shape)
+    bad = _planted("gather", "planes[c, r0 + a, c0 + b]", "planes[c, r0 + b, c0 + a]")
+    out = np.zeros((*corners.shape[:2], shape[0], 3, 3))
+    bad(planes, corners, 3, out)
+    assert np.abs(out - gather_reference(planes, corners, 3)).max() > 1e-3
+
+
+def test_gather_jitted_equals_plain_and_one_thread(kernel_runs):
+    shape, _, corners, _, _ = _aggregate_args(2)
+    planes = np.random.default_rng(4).standard_normal(shape)
+    build = lambda: (planes, corners, 3, np.zeros((*corners.shape[:2], shape[0], 3, 3)))  # noqa: E731
+    for a, b, c in zip(*kernel_runs(bm.gather, build), strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)

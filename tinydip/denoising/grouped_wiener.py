@@ -19,17 +19,18 @@ at 128x128, 22 MB at 256x256).
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.fft import dctn, idctn
+from functools import cache
 
-from ..kernels.block_match import aggregate, block_match
+import numpy as np
+
+from ..kernels.block_match import aggregate, block_match, gather
 from .pilot_wiener import OPPONENT, checked_pair, pilot_calibration
 
 __all__ = ["grouped_wiener", "reference_corners", "PATCH", "MAX_GROUP", "RADIUS"]
 
 # BM3D's second-step settings (Dabov et al. 2007; the bm3d package's "np" profile):
 PATCH = 8  # patch side
-STEP = 3  # stride of the reference patches
+STEP = 2  # stride of the reference patches (BM3D: 3; 2 measured +0.03 dB, see below)
 RADIUS = 19  # search window: corners within +-19 rows and columns (39 x 39)
 MAX_GROUP = 32  # patches per group at most (rounded down to a power of two)
 TAU = 400 / 255**2  # largest mean squared difference between matched pilot patches
@@ -127,15 +128,47 @@ def _filter_groups(y: np.ndarray, q: np.ndarray, corners: np.ndarray, var: float
                    den: np.ndarray) -> None:
     """Filter G groups of n patches (corners (G, n, 2)) of every plane of y, q (C, H, W)
     with calibration ``ratio`` (C, p, p) and add the estimates to num, den (C, H, W)."""
-    p = window.shape[0]
-    r = corners[:, :, 0, None, None] + np.arange(p)[:, None]  # (G, n, p, 1) rows
-    c = corners[:, :, 1, None, None] + np.arange(p)[None, :]  # (G, n, 1, p) columns
-    gy = y[:, r, c].transpose(1, 2, 0, 3, 4)  # (C, G, n, p, p) -> (G, n, C, p, p)
-    gq = q[:, r, c].transpose(1, 2, 0, 3, 4)
-    ty = dctn(gy, axes=(1, 3, 4), norm="ortho")  # 3-D DCT over (n, p, p)
-    tq = dctn(gq, axes=(1, 3, 4), norm="ortho")
-    p2 = ratio * tq * tq  # (G, n, C, p, p); ratio broadcasts over (G, n)
+    G, n = corners.shape[:2]
+    C, p = y.shape[0], window.shape[0]
+    gy = np.empty((G, n, C, p, p))
+    gq = np.empty((G, n, C, p, p))
+    gather(y, corners, p, gy)
+    gather(q, corners, p, gq)
+    ty, tq = dct3(gy), dct3(gq)  # (G, n, C, p, p)
+    p2 = ratio * tq * tq  # ratio broadcasts over (G, n)
     gain = p2 / (p2 + var) if var > 0 else np.ones_like(p2)
-    est = np.ascontiguousarray(idctn(gain * ty, axes=(1, 3, 4), norm="ortho"))
+    est = dct3(gain * ty, inverse=True)
     weight = 1.0 / np.maximum(np.sum(gain * gain, axis=(1, 3, 4)), 1e-12)  # (G, C)
     aggregate(num, den, est, corners, weight, window)
+
+
+@cache
+def dct_matrix(n: int) -> np.ndarray:
+    """The orthonormal DCT-II matrix D (n, n): ``D @ x`` is ``scipy.fft.dct(x, norm="ortho")``
+    and ``D.T @ X`` its inverse. Read-only (cached)."""
+    k, i = np.arange(n)[:, None], np.arange(n)[None, :]
+    d = np.sqrt(2.0 / n) * np.cos(np.pi * (2 * i + 1) * k / (2 * n))  # (n, n)
+    d[0] /= np.sqrt(2.0)
+    d.flags.writeable = False
+    return d
+
+
+def dct3(groups: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """Orthonormal 3-D DCT (or its inverse) of groups (G, n, C, p, p) over the axes (n, p, p),
+    as matrix products: each patch by kron(D_p, D_p), then across the stack by D_n.
+
+    Notes
+    -----
+    For a p x p patch X flattened row-major, vec(D X D^T) = (D kron D) vec(X); the
+    transform across the stack multiplies the n patches of a group by D_n. The inverse
+    uses the transposes, in reverse order (both matrices are orthogonal).
+    """
+    G, n, C, p, _ = groups.shape
+    k2, dn = np.kron(dct_matrix(p), dct_matrix(p)), dct_matrix(n)  # (p*p, p*p), (n, n)
+    if inverse:
+        t = dn.T @ groups.reshape(G, n, C * p * p)  # across the stack: (G, n, C*p*p)
+        t = t.reshape(G * n * C, p * p) @ k2  # every patch: (G*n*C, p*p)
+    else:
+        t = groups.reshape(G * n * C, p * p) @ k2.T  # every patch: (G*n*C, p*p)
+        t = dn @ t.reshape(G, n, C * p * p)  # across the stack: (G, n, C*p*p)
+    return t.reshape(G, n, C, p, p)

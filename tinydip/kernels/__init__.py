@@ -6,7 +6,7 @@ un-jitted version; ``NUMBA_DISABLE_JIT=1`` turns all of them back into plain Pyt
 """
 
 from .batchnorm import bn_backward, bn_forward_train, bn_stats, invstd
-from .block_match import aggregate, block_match
+from .block_match import aggregate, block_match, gather
 from .elementwise import adam_update, leaky_relu_backward, leaky_relu_forward
 from .im2col import col2im, conv_out_size, im2col
 from .upsample import bilinear_backward, bilinear_forward, nearest_backward, nearest_forward
@@ -34,6 +34,7 @@ __all__ = [
     "bn_stats",
     "col2im",
     "conv_out_size",
+    "gather",
     "im2col",
     "invstd",
     "leaky_relu_backward",

@@ -3,8 +3,9 @@
 Images are (H, W) float64 planes; a patch is named by its top-left corner (row, col) and is
 ``p x p``. :func:`block_match` finds, for each reference patch, the patches of the same
 plane most similar to it (mean squared difference) inside a search window;
-:func:`aggregate` adds weighted patch estimates back into numerator/denominator planes.
-Both are parallel only where writes cannot collide (over references; over planes).
+:func:`gather` stacks the patches of groups; :func:`aggregate` adds weighted patch estimates
+back into numerator/denominator planes.
+All are parallel only where writes cannot collide (over references, groups, planes).
 """
 
 import numpy as np
@@ -58,6 +59,24 @@ def _block_match(img, refs, p, radius, max_group, tau, idx, count):
             idx[r, k, 1] = best_i[k, 1]
 
 
+def _gather(planes, corners, p, out):
+    """out[g, m, c] = planes[c, r0:r0 + p, c0:c0 + p] for (r0, c0) = corners[g, m].
+
+    planes (C, H, W); corners (G, n, 2); out (G, n, C, p, p), written in place. Parallel over
+    groups (each writes its own rows of out).
+    """
+    G, n = corners.shape[:2]
+    C = planes.shape[0]
+    for g in prange(G):
+        for m in range(n):
+            r0 = corners[g, m, 0]
+            c0 = corners[g, m, 1]
+            for c in range(C):
+                for a in range(p):
+                    for b in range(p):
+                        out[g, m, c, a, b] = planes[c, r0 + a, c0 + b]
+
+
 def _aggregate(num, den, est, corners, weight, window):
     """num[c, rows, cols] += weight * window * est; den[c, rows, cols] += weight * window.
 
@@ -80,4 +99,5 @@ def _aggregate(num, den, est, corners, weight, window):
 
 
 block_match = njit(cache=True, parallel=True)(_block_match)
+gather = njit(cache=True, parallel=True)(_gather)
 aggregate = njit(cache=True, parallel=True)(_aggregate)
