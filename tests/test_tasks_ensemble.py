@@ -159,7 +159,8 @@ def test_cli_quality_best_averages_and_reports(tmp_path, capsys):
     assert r["quality"] == "best" and r["ensemble"]["averaged"] == QUALITY["best"].restarts
     assert r["iters"] == 2 * QUALITY["best"].restarts
     assert 15 < r["noise_sigma_estimate"] < 35
-    assert r["postfilter"]["patch"] == 8 and r["psnr_pilot"] is not None
+    assert r["postfilter"]["patch"] == 8 and r["postfilter"]["step"] == 2
+    assert r["psnr_pilot"] is not None
     with pytest.raises(SystemExit) as exc:  # argparse: usage error, exit status 2
         main(["denoise", "--size", "32", "--quality", "ultra"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err

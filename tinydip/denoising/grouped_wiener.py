@@ -29,7 +29,7 @@ import numpy as np
 from ..kernels.block_match import aggregate, block_match, gather
 from .pilot_wiener import OPPONENT, checked_pair, pilot_calibration
 
-__all__ = ["grouped_wiener", "reference_corners", "PATCH", "MAX_GROUP", "RADIUS"]
+__all__ = ["grouped_wiener", "reference_corners", "PATCH", "STEP", "MAX_GROUP", "RADIUS"]
 
 # BM3D's second-step settings (Dabov et al. 2007; the bm3d package's "np" profile):
 PATCH = 8  # patch side

@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 
 from ...degrade import add_noise, add_poisson_noise, parse_noise
-from ...denoising.grouped_wiener import MAX_GROUP, PATCH, RADIUS, grouped_wiener
+from ...denoising.grouped_wiener import MAX_GROUP, PATCH, RADIUS, STEP, grouped_wiener
 from ...denoising.haar import haar_denoise
 from ...denoising.noise_estimate import estimate_sigma
 from ...fitting.stopping import VAL_TUNED, WMV_DEFAULT
@@ -77,7 +77,7 @@ def wiener_postfilter(noisy: np.ndarray, pilot: np.ndarray, sigma: float
         "method": f"Wiener pass guided by the fit (groups of up to {MAX_GROUP} similar "
                   f"{PATCH}x{PATCH} patches, the fit's power calibrated per frequency, noise "
                   f"sigma {255 * sigma:.1f})",
-        "sigma": round(255 * sigma, 2), "patch": PATCH, "max_group": MAX_GROUP,
+        "sigma": round(255 * sigma, 2), "patch": PATCH, "step": STEP, "max_group": MAX_GROUP,
         "search_radius": RADIUS, "calibrated": True}
 
 
