@@ -104,6 +104,18 @@ VARIANTS = {
                                                 "channels_up": (32,) * 5}},
     "w32-6000": {"quality": "paper", "iters": 6000,  # w32 with twice the step budget
                  "net_options": {"channels_down": (32,) * 5, "channels_up": (32,) * 5}},
+    # w32 with fewer input channels (z: 8 or 16 instead of the preset's 32; issue 25)
+    "w32-z8": {"quality": "paper", "net_options": {"channels_down": (32,) * 5,
+                                                   "channels_up": (32,) * 5, "in_channels": 8}},
+    "w32-z16": {"quality": "paper", "net_options": {"channels_down": (32,) * 5,
+                                                    "channels_up": (32,) * 5, "in_channels": 16}},
+    # w32 with Adam's step 0.02, or z ~ U(0, 0.2) / U(0, 0.05) instead of U(0, 0.1) (issue 25)
+    "w32-lr02": {"quality": "paper", "lr": 0.02,
+                 "net_options": {"channels_down": (32,) * 5, "channels_up": (32,) * 5}},
+    "w32-in02": {"quality": "paper", "input_scale": 0.2,
+                 "net_options": {"channels_down": (32,) * 5, "channels_up": (32,) * 5}},
+    "w32-in005": {"quality": "paper", "input_scale": 0.05,
+                  "net_options": {"channels_down": (32,) * 5, "channels_up": (32,) * 5}},
     "w64": {"quality": "paper", "net_options": {"channels_down": (64,) * 5,
                                                 "channels_up": (64,) * 5}},
 }

@@ -39,15 +39,16 @@ class Quality:
 
 # Chosen by measurement: benchmarks/README.md, "Denoising beyond one fit" (128x128, sigma 25,
 # four images, no ground truth used; mean PSNR, CBM3D with the true sigma 30.32 dB; seconds
-# on 2 cores = mean iterations x s/iteration measured on its own; the Wiener pass is
-# grouped_wiener since 2026-12-01, in brackets the sliding uncalibrated pass before it):
+# on 2 cores = mean iterations x s/iteration measured on its own, 2026-12-06; the Wiener pass
+# is grouped_wiener at stride 2; the table and its sources are in docs/cli.md, --quality):
 #   paper   one width-128 fit (the DIP paper's; the default before the Wiener pass)
-#           29.07 dB, 514 s
-#   fast    one width-16 fit of at most 1000 steps + Wiener pass   30.06 (29.78) dB, 67 s
-#   default one width-32 fit + Wiener pass   30.23 (30.09) dB, 146 s
-#   best    two width-32 fits averaged + Wiener pass   30.28 (30.15) dB, 291 s
-# At 256x256: default 30.48, best 30.52 dB against CBM3D's 30.69. The pass adds 0.2-2.4 dB
-# to any fit in about a second at 128x128 (4 s at 256x256).
+#           29.07 dB, 241 s
+#   fast    one width-16 fit of at most 1000 steps + Wiener pass   30.09 dB, 20 s
+#   default one width-32 fit + Wiener pass   30.27 dB, 44 s
+#   best    two width-32 fits averaged + Wiener pass   30.33 dB, 89 s (side by side ~0.73x)
+# At 256x256: default 30.51, best 30.54 dB against CBM3D's 30.69. The pass adds 0.2-2.4 dB
+# to any fit in about a second at 128x128 (3 s at 256x256). Fewer input channels (z of 8 or
+# 16 instead of 32: 7-15% a step) measured and not kept: benchmarks/README.md, "Input depth".
 QUALITY = {
     "fast": Quality(width=16, iters=1000, wiener=True),
     "default": Quality(width=32, wiener=True),
