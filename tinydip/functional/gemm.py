@@ -22,6 +22,11 @@ are split along the pixel axis, the long one in a convolution:
 The blocks are a function of the sizes (and of the BLAS's kernels: :func:`small_blocks`) and
 partial sums are added in block order, so 1 or 2 threads give the same bits (the fitting loop
 switches between them: :mod:`tinydip.fitting.threads`).
+
+The batched products of the Winograd layers (:func:`batched_gemm`) run tinydip's own
+register-blocked micro-kernel on CPUs with AVX-512 (:mod:`tinydip.kernels.microkernel`):
+twice the rate of OpenBLAS's Haswell kernels on these small products, the SkylakeX kernels'
+very numbers.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import functools
 import numba
 import numpy as np
 
-from ..kernels import blas
+from ..kernels import blas, microkernel
 
 _MIN_BLOCK = 128  # columns per block; 128 also splits the deep U-Net levels (32x32 and less):
 # measured 0.187 -> 0.172 s/it for the paper U-Net at 128x128 (those products ran serially)
@@ -179,12 +184,29 @@ def _split_batch(batch: int, flops: float) -> bool:
 
 def batched_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out[i] = a[i] @ b[i] for a (B, M, K), b (B, K, P), out (B, M, P); the batch in
-    parallel. a[i] may be transposed views (``U.transpose(0, 2, 1)``)."""
+    parallel. a[i] may be transposed views (``U.transpose(0, 2, 1)``).
+
+    float32 products of at least one register block (:data:`microkernel.TILE`, 8 x 32 with
+    AVX-512) run tinydip's own micro-kernel, whatever the BLAS (:func:`_tiles_fit`); the
+    others run the BLAS, one call per product."""
     B, M, K = a.shape
+    if _tiles_fit(a, b, out):
+        _limit_blas()  # the edges' BLAS calls run on numba's threads
+        microkernel.batched_tiles(a, b, out, microkernel.TILE.mr, microkernel.TILE.nr)
+        return out
     if not _split_batch(B, 2.0 * B * M * K * b.shape[2]) or not _blas_layout(a[0], b[0], out[0]):
         return np.matmul(a, b, out=out)
     blas.batched_gemm(a, b, out)
     return out
+
+
+def _tiles_fit(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
+    """Whether :func:`batched_gemm` runs the micro-kernel: the host has one, float32, at
+    least one whole block (M >= mr, P >= nr, K >= 1) and the BLAS layout for the edges. A
+    function of the sizes and the CPU, not of the thread count (the same bits on 1 or 2)."""
+    t = microkernel.TILE
+    return (t is not None and a.dtype == np.float32 and a.shape[1] >= t.mr
+            and b.shape[2] >= t.nr and a.shape[2] >= 1 and _blas_layout(a[0], b[0], out[0]))
 
 
 def batched_gemm_nt_acc(d: np.ndarray, c: np.ndarray, acc: np.ndarray) -> np.ndarray:
