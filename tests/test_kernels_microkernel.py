@@ -129,7 +129,8 @@ def test_what_runs_the_kernel(monkeypatch):
     monkeypatch.setattr(mk, "TILE", mk.Tile(8, 16, 2))
     assert G._tiles_fit(a, b, out)
     assert not G._tiles_fit(a.astype(np.float64), b.astype(np.float64), out.astype(np.float64))
-    assert not G._tiles_fit(a[:, :4], b, out[:, :4])  # fewer rows than a block
+    assert G._tiles_fit(a[:, :4], b, out[:, :4])  # a half block of rows
+    assert not G._tiles_fit(a[:, :3], b, out[:, :3])  # fewer rows than a half block
     assert not G._tiles_fit(a, b[:, :, :16], out[:, :, :16])  # fewer columns
     assert not G._tiles_fit(a, b[:, :, ::2], out[:, :, :32])  # b not unit-strided
     monkeypatch.setattr(mk, "TILE", None)  # a CPU without the kernel: the BLAS
@@ -139,6 +140,60 @@ def test_what_runs_the_kernel(monkeypatch):
     got = G.batched_gemm(a, b, np.empty((3, 32, 512), np.float32))
     ref = np.empty_like(got)
     blas.batched_gemm(a, b, ref)
+    assert np.array_equal(got, ref)
+
+
+@needs_tile
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("shape", [(32, 32, 16384), (4, 32, 1024), (288, 32, 256),
+                                   (32, 288, 1000), (13, 20, 70), (36, 3, 40)])
+def test_gemm_tiles_match_the_reference(threads, bias, transposed, shape):
+    """One product through :func:`gemm`: whole blocks, a half block (4, 36 rows), BLAS rows
+    (13), BLAS columns (1000, 70, 40), a bias added per block, a transposed ``w.T``."""
+    G.set_threads(threads)
+    m, k, n = shape
+    rng = np.random.default_rng(m + k + n)
+    a, b = (x[0] for x in _operands(rng, 1, m, k, n, transposed))
+    w = rng.standard_normal(m, dtype=np.float32) if bias else None
+    out = np.full((m, n), np.nan, np.float32)
+    assert G._tiles_fit(a[None], b[None], out[None])
+    G.gemm(a, b, out, w)
+    ref64 = a.astype(np.float64) @ b.astype(np.float64) + (w[:, None] if bias else 0.0)
+    np.testing.assert_allclose(out, ref64, rtol=1e-5, atol=5e-5)
+    t = mk.TILE
+    if m >= t.mr:  # a whole block is the in-order FMA sum (+ the bias, one more rounding)
+        ref = np.empty((t.mr, t.nr), np.float32)
+        mk.tile_reference(np.ascontiguousarray(a), b, ref, t.mr, t.nr)
+        if bias:
+            ref += w[:t.mr, None]
+        assert _ulps(out[:t.mr, :t.nr], ref).max() <= 1
+
+
+@needs_tile
+def test_gemm_tiles_one_and_two_threads_and_a_planted_block_size():
+    a, b = (x[0] for x in _operands(np.random.default_rng(8), 1, 288, 32, 4100, True))
+    w = np.arange(288, dtype=np.float32)
+    outs = []
+    for threads in (1, 2):
+        G.set_threads(threads)
+        outs.append(G.gemm(a, b, np.empty((288, 4100), np.float32), w))
+    assert np.array_equal(outs[0], outs[1])
+    out = np.full((288, 4100), np.nan, np.float32)  # planted: blocks of twice the rows
+    mk.gemm_tiles(a, b, out, w, True, 2 * mk.TILE.mr, mk.TILE.nr)
+    assert np.isnan(out).any()
+
+
+def test_gemm_without_the_kernel_is_the_blas(monkeypatch):
+    rng = np.random.default_rng(9)
+    a, b = (x[0] for x in _operands(rng, 1, 32, 36, 4096, False))
+    w = rng.standard_normal(32, dtype=np.float32)
+    monkeypatch.setattr(mk, "TILE", None)
+    got = G.gemm(a, b, np.empty((32, 4096), np.float32), w)
+    ref = np.empty_like(got)
+    bounds = G._column_bounds(32, 36, 4096, G.small_blocks())
+    blas.gemm_blocks(a, b, ref, w, True, bounds)
     assert np.array_equal(got, ref)
 
 

@@ -53,6 +53,7 @@ _BLOCKS = 4  # blocks per split product: 2 per thread on 2 cores (load balance)
 # 2.68 -> 2.91) and rounded otherwise: kept as they were.
 SMALL_MATRIX_KERNELS = frozenset({"SkylakeX"})
 SMALL_COLUMNS = 512
+NARROW = 64  # channels: gemm's products this narrow stay on the SkylakeX small-matrix path
 _state: dict = {"limited": False, "small": None}
 
 
@@ -135,7 +136,15 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray,
     column blocks; the bias is added block by block while the block is still in cache (one
     pass over out fewer than adding it afterwards; the same float32 additions).
 
-    a may be a transposed view (``w.T``); b and out have unit stride along their rows."""
+    a may be a transposed view (``w.T``); b and out have unit stride along their rows.
+    float32 products of at least one register block run tinydip's micro-kernel (as in
+    :func:`batched_gemm`), the others the BLAS in column blocks."""
+    if _tiles_fit(a[None], b[None], out[None]) and not _small_path(*a.shape):
+        _limit_blas()  # the edges' BLAS calls run on numba's threads
+        t = microkernel.TILE
+        microkernel.gemm_tiles(a, b, out, bias if bias is not None else out[:, 0],
+                               bias is not None, t.mr, t.nr)
+        return out
     bounds = _column_bounds(a.shape[0], a.shape[1], b.shape[1], small_blocks())
     if bounds is None or not _blas_layout(a, b, out):
         np.matmul(a, b, out=out)
@@ -200,12 +209,23 @@ def batched_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def _small_path(rows: int, inner: int) -> bool:
+    """Whether :func:`gemm` leaves a product to the BLAS's small-matrix path although the
+    micro-kernel fits: narrow products (both sides at most :data:`NARROW` channels) with the
+    SkylakeX kernels, which stream many columns faster (32 x 32 @ 32 x 65536: 0.98 vs 1.07
+    ms; 4 x 32 @ 32 x 65536: 0.14 vs 0.18), with the very same bits (benchmarks/README.md,
+    twelfth round). Wider products (im2col's 9 x C rows) run faster on the micro-kernel
+    either way (32 x 288 @ 288 x 16384: 3.3 -> 1.7 ms)."""
+    return rows <= NARROW and inner <= NARROW and small_blocks()
+
+
 def _tiles_fit(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
-    """Whether :func:`batched_gemm` runs the micro-kernel: the host has one, float32, at
-    least one whole block (M >= mr, P >= nr, K >= 1) and the BLAS layout for the edges. A
+    """Whether :func:`batched_gemm` (and :func:`gemm`, given ``x[None]``) runs the
+    micro-kernel: the host has one, float32, at least a half block (M >= mr // 2, P >= nr,
+    K >= 1) and the BLAS layout for the edges. A
     function of the sizes and the CPU, not of the thread count (the same bits on 1 or 2)."""
     t = microkernel.TILE
-    return (t is not None and a.dtype == np.float32 and a.shape[1] >= t.mr
+    return (t is not None and a.dtype == np.float32 and a.shape[1] >= t.mr // 2
             and b.shape[2] >= t.nr and a.shape[2] >= 1 and _blas_layout(a[0], b[0], out[0]))
 
 

@@ -165,16 +165,33 @@ tile = types.ExternalFunction(SYMBOL, _SIG)
 tile_half = types.ExternalFunction(SYMBOL_HALF, _SIG)
 
 
+GEMM_BLOCKS = 4  # column blocks per parallel job of :func:`gemm_tiles`
+
+
+def _block(a, b, out, j0, full, rows, mr, nr, ars, acs, ldb, ldc):
+    """out[:rows, j0:j0+nr] = a[:rows] @ b[:, j0:j0+nr]: the whole mr x nr blocks of one
+    column block by :data:`tile`, then a half block of mr // 2 rows if ``rows > full``."""
+    K = a.shape[1]
+    for r0 in range(0, full, mr):
+        tile(a[r0:, :].ctypes, ars, acs, b[:, j0:].ctypes, ldb, out[r0:, j0:].ctypes, ldc, K)
+    if rows > full:
+        tile_half(a[full:, :].ctypes, ars, acs, b[:, j0:].ctypes, ldb, out[full:, j0:].ctypes,
+                  ldc, K)
+
+
+def _split(M, T, mr, nr):
+    """(rows in whole blocks, rows in whole and half blocks, columns in whole blocks)."""
+    full = M - M % mr
+    return full, full + (M - full) // (mr // 2) * (mr // 2), T - T % nr
+
+
 def _batched_tiles(a, b, out, mr, nr):
     """out[i] = a[i] @ b[i] for a (B, M, K) (C order or a transposed view), b (B, K, T) and
     out (B, M, T) with unit stride along T, K >= 1: the mr x nr blocks by :data:`tile`, in
     parallel over (i, column block); per i, the rows below the last whole block of rows and
     the columns right of the last whole block by one BLAS call each (``blas.matmul``)."""
     B, M, K = a.shape
-    T = b.shape[2]
-    full = M - M % mr  # rows in whole blocks, then in a half block, and columns
-    rows = full + (M - full) // (mr // 2) * (mr // 2)
-    cols = T - T % nr
+    full, rows, cols = _split(M, b.shape[2], mr, nr)
     nblocks = cols // nr
     item = a.itemsize
     ars, acs = a.strides[1] // item, a.strides[2] // item
@@ -182,19 +199,50 @@ def _batched_tiles(a, b, out, mr, nr):
     for job in prange(B * nblocks + B):  # the blocks, then one job per i for its edges
         if job < B * nblocks:
             i = job // nblocks
-            j0 = (job % nblocks) * nr
-            for r0 in range(0, full, mr):
-                tile(a[i, r0:, :].ctypes, ars, acs, b[i, :, j0:].ctypes, ldb,
-                     out[i, r0:, j0:].ctypes, ldc, K)
-            if rows > full:
-                tile_half(a[i, full:, :].ctypes, ars, acs, b[i, :, j0:].ctypes, ldb,
-                          out[i, full:, j0:].ctypes, ldc, K)
+            _block_jit(a[i], b[i], out[i], (job % nblocks) * nr, full, rows, mr, nr,
+                       ars, acs, ldb, ldc)
         else:
             i = job - B * nblocks
             if rows < M:
                 matmul(a[i, rows:, :], b[i, :, :cols], out[i, rows:, :cols])
-            if cols < T:
+            if cols < b.shape[2]:
                 matmul(a[i], b[i, :, cols:], out[i, :, cols:])
 
 
+def _gemm_tiles(a, b, out, bias, add_bias, mr, nr, per=GEMM_BLOCKS):
+    """out = a @ b (+ bias[:, None] if add_bias) for a (M, K) (C order or a transposed
+    view), b (K, T), out (M, T) with unit stride along T, M >= mr // 2: runs of ``per``
+    column blocks in parallel, each block by :data:`tile` (the rows below the last whole or
+    half block by the BLAS) and its bias added while it is in cache; the columns right of
+    the last block by the BLAS."""
+    M, K = a.shape
+    T = b.shape[1]
+    full, rows, cols = _split(M, T, mr, nr)
+    nblocks = cols // nr
+    item = a.itemsize
+    ars, acs = a.strides[0] // item, a.strides[1] // item
+    ldb, ldc = b.strides[0] // item, out.strides[0] // item
+    njobs = -(-nblocks // per)
+    for job in prange(njobs + 1):  # runs of column blocks, then the columns past them
+        if job < njobs:
+            j0, j1 = job * per * nr, min((job + 1) * per, nblocks) * nr
+            for jb in range(j0, j1, nr):
+                _block_jit(a, b, out, jb, full, rows, mr, nr, ars, acs, ldb, ldc)
+            if rows < M:
+                matmul(a[rows:, :], b[:, j0:j1], out[rows:, j0:j1])
+        else:
+            j0, j1 = cols, T
+            if j1 == j0:
+                continue
+            matmul(a, b[:, j0:j1], out[:, j0:j1])
+        if add_bias:
+            for r in range(M):
+                br = bias[r]
+                for j in range(j0, j1):
+                    out[r, j] += br
+
+
+_block_jit = njit(cache=True)(_block)
+_split = njit(cache=True)(_split)
 batched_tiles = njit(cache=True, parallel=True)(_batched_tiles)
+gemm_tiles = njit(cache=True, parallel=True)(_gemm_tiles)
