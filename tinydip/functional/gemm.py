@@ -23,10 +23,12 @@ The blocks are a function of the sizes (and of the BLAS's kernels: :func:`small_
 partial sums are added in block order, so 1 or 2 threads give the same bits (the fitting loop
 switches between them: :mod:`tinydip.fitting.threads`).
 
-The batched products of the Winograd layers (:func:`batched_gemm`) run tinydip's own
-register-blocked micro-kernel on CPUs with AVX-512 (:mod:`tinydip.kernels.microkernel`):
-twice the rate of OpenBLAS's Haswell kernels on these small products, the SkylakeX kernels'
-very numbers.
+The products of the Winograd layers (:func:`batched_gemm`) and of the im2col and 1x1
+convolutions (:func:`gemm`) run tinydip's own register-blocked micro-kernel on CPUs with
+AVX-512 (:mod:`tinydip.kernels.microkernel`): up to twice the rate of OpenBLAS's Haswell
+kernels on these small products, the SkylakeX kernels' very numbers. (The weight-gradient
+products, :func:`gemm_nt_acc`, stay with the BLAS: their long shared axis wants another
+block shape.)
 """
 
 from __future__ import annotations
