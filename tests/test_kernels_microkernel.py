@@ -185,6 +185,17 @@ def test_gemm_tiles_one_and_two_threads_and_a_planted_block_size():
     assert np.isnan(out).any()
 
 
+def test_which_gemm_products_run_the_kernel(monkeypatch):
+    assert G._gemm_on_tiles(288, 32) and G._gemm_on_tiles(32, 288)  # im2col, its dx
+    assert G._gemm_on_tiles(128, 128) and G._gemm_on_tiles(G.DEEP, G.DEEP)
+    assert not G._gemm_on_tiles(128, 1152) and not G._gemm_on_tiles(1152, 128)  # too deep
+    for small in (True, False):  # narrow products: the SkylakeX small-matrix path
+        monkeypatch.setitem(G._state, "small", small)
+        assert G._gemm_on_tiles(32, 32) is not small
+        assert G._gemm_on_tiles(4, 32) is not small
+        assert G._gemm_on_tiles(32, 288)
+
+
 def test_gemm_without_the_kernel_is_the_blas(monkeypatch):
     rng = np.random.default_rng(9)
     a, b = (x[0] for x in _operands(rng, 1, 32, 36, 4096, False))

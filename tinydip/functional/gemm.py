@@ -56,6 +56,7 @@ _BLOCKS = 4  # blocks per split product: 2 per thread on 2 cores (load balance)
 SMALL_MATRIX_KERNELS = frozenset({"SkylakeX"})
 SMALL_COLUMNS = 512
 NARROW = 64  # channels: gemm's products this narrow stay on the SkylakeX small-matrix path
+DEEP = 448  # gemm's products with more rows or a longer inner axis stay with the BLAS
 _state: dict = {"limited": False, "small": None}
 
 
@@ -141,7 +142,7 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray,
     a may be a transposed view (``w.T``); b and out have unit stride along their rows.
     float32 products of at least one register block run tinydip's micro-kernel (as in
     :func:`batched_gemm`), the others the BLAS in column blocks."""
-    if _tiles_fit(a[None], b[None], out[None]) and not _small_path(*a.shape):
+    if _tiles_fit(a[None], b[None], out[None]) and _gemm_on_tiles(*a.shape):
         _limit_blas()  # the edges' BLAS calls run on numba's threads
         t = microkernel.TILE
         microkernel.gemm_tiles(a, b, out, bias if bias is not None else out[:, 0],
@@ -211,14 +212,24 @@ def batched_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _small_path(rows: int, inner: int) -> bool:
-    """Whether :func:`gemm` leaves a product to the BLAS's small-matrix path although the
-    micro-kernel fits: narrow products (both sides at most :data:`NARROW` channels) with the
-    SkylakeX kernels, which stream many columns faster (32 x 32 @ 32 x 65536: 0.98 vs 1.07
-    ms; 4 x 32 @ 32 x 65536: 0.14 vs 0.18), with the very same bits (benchmarks/README.md,
-    twelfth round). Wider products (im2col's 9 x C rows) run faster on the micro-kernel
-    either way (32 x 288 @ 288 x 16384: 3.3 -> 1.7 ms)."""
-    return rows <= NARROW and inner <= NARROW and small_blocks()
+def _gemm_on_tiles(rows: int, inner: int) -> bool:
+    """Whether :func:`gemm` runs a product the micro-kernel fits on it, by what measured
+    faster (benchmarks/README.md, twelfth round; a function of the sizes and the BLAS's
+    kernels, so 1 or 2 threads give the same bits):
+
+    - not with more than :data:`DEEP` rows or a longer inner axis (the paper U-Net's
+      stride-2 products, 128 x 1152 @ 1152 x P and their 1152-row input gradients): there
+      OpenBLAS's packed kernels are as fast or faster (0.44 vs 0.69 ms at P = 256), and its
+      SkylakeX kernels split a sum over more than 448 terms (other bits than the kernel's);
+    - not narrow products (both sides at most :data:`NARROW` channels) with the SkylakeX
+      kernels, whose small-matrix path streams them faster (32 x 32 @ 32 x 65536: 0.98 vs
+      1.07 ms; 4 x 32 @ 32 x 65536: 0.14 vs 0.18) with the very same bits.
+
+    Within these bounds the kernel's numbers are the SkylakeX kernels' bit for bit, and the
+    wider products run faster either way (32 x 288 @ 288 x 16384: 3.3 -> 1.7 ms natively)."""
+    if rows > DEEP or inner > DEEP:
+        return False
+    return not (rows <= NARROW and inner <= NARROW and small_blocks())
 
 
 def _tiles_fit(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
