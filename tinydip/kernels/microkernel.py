@@ -195,7 +195,7 @@ def _batched_tiles(a, b, out, mr, nr):
     parallel over (i, column block); per i, the rows below the last whole block of rows and
     the columns right of the last whole block by one BLAS call each (``blas.matmul``)."""
     B, M, K = a.shape
-    full, rows, cols = _split(M, b.shape[2], mr, nr)
+    full, rows, cols = _split_jit(M, b.shape[2], mr, nr)
     nblocks = cols // nr
     item = a.itemsize
     ars, acs = a.strides[1] // item, a.strides[2] // item
@@ -221,7 +221,7 @@ def _gemm_tiles(a, b, out, bias, add_bias, mr, nr, per=GEMM_BLOCKS):
     the last block by the BLAS."""
     M, K = a.shape
     T = b.shape[1]
-    full, rows, cols = _split(M, T, mr, nr)
+    full, rows, cols = _split_jit(M, T, mr, nr)
     nblocks = cols // nr
     item = a.itemsize
     ars, acs = a.strides[0] // item, a.strides[1] // item
@@ -247,6 +247,6 @@ def _gemm_tiles(a, b, out, bias, add_bias, mr, nr, per=GEMM_BLOCKS):
 
 
 _block_jit = njit(cache=True)(_block)
-_split = njit(cache=True)(_split)
+_split_jit = njit(cache=True)(_split)
 batched_tiles = njit(cache=True, parallel=True)(_batched_tiles)
 gemm_tiles = njit(cache=True, parallel=True)(_gemm_tiles)
