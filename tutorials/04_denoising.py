@@ -491,8 +491,8 @@ for name, value in passes_psnr.items():
 # * without jitter the network fits the noise faster (lower final loss) and the PSNR rises
 #   and then falls;
 # * smoothing beats the raw last output when the input is jittered;
-# * the lowest-loss output is the wrong one for denoising: without jitter it is as far
-#   below the peak as the last output, with jitter it is below the smoothed output;
+# * the lowest-loss output is the wrong one for denoising: without jitter it is far below
+#   the peak, nearer the last output than the peak, with jitter below the smoothed output;
 # * a Wiener pass guided by the DIP output improves on it, and on the same pass guided by
 #   the best classical denoiser;
 # * the DIP output is mostly too weak (most calibration ratios above 1, the largest at high
@@ -516,8 +516,10 @@ assert j["smoothed"] > psnr_noisy + 1  # the returned image is denoised
 assert nj["final loss"] < j["final loss"]  # jitter slows down the fitting of noise
 assert nj["peak raw (oracle)"] - nj["last"] > 0.5  # rise and fall without jitter
 assert j["smoothed"] > j["last"]  # smoothing averages the jittered outputs
-# the lowest-loss output: without jitter (nearly) the last one, far below the peak ...
-assert abs(nj["best - last"]) < 0.5 and nj["best (min loss)"] < nj["peak raw (oracle)"] - 0.5
+# the lowest-loss output: without jitter far below the peak, nearer the last output than the
+# peak (Adam's last steps wobble, so the minimum can sit a few tenths of a dB above the last) ...
+below_peak = nj["peak raw (oracle)"] - nj["best (min loss)"]
+assert below_peak > 1.0 and nj["best - last"] < below_peak
 assert j["best (min loss)"] < j["smoothed"]  # ... with jitter below the smoothed output
 # the classical denoisers see only the noisy image; DIP's returned image beats them all
 assert abs(sigma_hat * 255 - SIGMA) < 0.2 * SIGMA  # the noise estimate is within 20 %
